@@ -1,0 +1,34 @@
+# Two commands: `make demo` and `make test`. Both create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip --disable-pip-version-check -q
+CONSTRAINTS := constraints.txt
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-runtime: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install -c $(CONSTRAINTS) -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install -c $(CONSTRAINTS) -e '.[test]'
+	touch $@ $(VENV)/.installed-runtime
+
+demo: $(VENV)/.installed-runtime
+	$(BIN)/fleetcost demo $(DEMO_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests bench scripts
+
+test: $(VENV)/.installed-test lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

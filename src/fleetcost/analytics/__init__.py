@@ -1,0 +1,1 @@
+"""Read-side views of the ledger and live counters: metrics, reports, doctor."""

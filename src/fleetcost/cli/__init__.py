@@ -1,0 +1,1 @@
+"""Command line: one module per command group, each thin over the library."""

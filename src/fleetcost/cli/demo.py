@@ -1,0 +1,194 @@
+"""`fleetcost demo`: a realistic fleet through emulator + gateway, and its bill.
+
+Starts the provider emulator and the gateway as child processes, replays
+tau-bench airline conversations as a fleet of agents on four models, reads
+the gateway's ledger back and prints calls, tokens and exact cost per agent
+and per model. Each scenario (today the baseline with every lever off; the
+levers join as they land) gets its own table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import orjson
+
+from fleetcost.errors import FleetcostError
+from fleetcost.fleet import procs
+from fleetcost.fleet.plan import Scenario
+from fleetcost.fleet.run import ScenarioResult, Servers, collect, replay_scenarios, servers
+from fleetcost.fleet.table import render
+from fleetcost.fleet.trajectories import find_data_dir, load_conversations
+
+DEFAULT_SESSIONS = 24
+DEFAULT_CONCURRENCY = 8
+
+
+def register(sub: Any, name: str, help_text: str) -> None:
+    parser = sub.add_parser(name, help=help_text, description=__doc__.splitlines()[0])
+    parser.add_argument("--no-serve", action="store_true",
+                        help="exit after printing the table instead of keeping the gateway up")
+    parser.add_argument("--json", action="store_true",
+                        help="print the tables as JSON (money as decimal strings)")
+    parser.add_argument("--sessions", type=_positive, default=DEFAULT_SESSIONS,
+                        help=f"conversations to replay (default {DEFAULT_SESSIONS}, at most 152)")
+    parser.add_argument("--concurrency", type=_positive, default=DEFAULT_CONCURRENCY,
+                        help=f"sessions in flight at once (default {DEFAULT_CONCURRENCY})")
+    parser.add_argument("--data", metavar="DIR",
+                        help="the shared data folder (default: $FLEETCOST_DATA or ../shared/data)")
+    parser.add_argument("--ledger", metavar="PATH",
+                        help="keep the demo's SQLite ledger at PATH (a new file) to explore "
+                             "it afterwards with FLEETCOST_DB=PATH fleetcost calls")
+    parser.add_argument("--port", type=int, default=0,
+                        help="gateway port (default: any free port)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    data_dir = find_data_dir(args.data, os.environ, Path.cwd())
+    conversations = load_conversations(data_dir)
+    if args.sessions > len(conversations):
+        raise FleetcostError(
+            f"--sessions {args.sessions} is more than the {len(conversations)} conversations "
+            "in the data; pass a smaller number"
+        )
+    with _terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="fleetcost-demo-") as tmp:
+        db_path = _ledger_path(args.ledger, Path(tmp))
+        with servers(Path(tmp), db_path, args.port) as up:
+            replays = replay_scenarios(
+                up, conversations, args.sessions,
+                concurrency=args.concurrency, on_call=_progress_for(conversations, args.sessions),
+            )
+            results = collect(up, replays, stop_gateway=args.no_serve)
+            elapsed = time.perf_counter() - started
+            _print_results(results, data_dir, elapsed, as_json=args.json)
+            _warn_about_gaps(results)
+            if not any(r.stats.ok for r in results):
+                raise FleetcostError(
+                    f"no call went through the gateway; see its log at {up.gateway.log_path}"
+                )
+            if not args.no_serve:
+                return _serve_until_interrupted(up, out=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _ledger_path(requested: str | None, tmp: Path) -> Path:
+    if not requested:
+        return tmp / "fleetcost.db"
+    path = Path(requested).resolve()
+    if path.exists():
+        raise FleetcostError(
+            f"--ledger {path} already exists; pass a new path so the demo's calls are not "
+            "mixed with other rows"
+        )
+    return path
+
+
+def _print_results(
+    results: list[ScenarioResult], data_dir: Path, elapsed: float, *, as_json: bool
+) -> None:
+    if as_json:
+        doc = {
+            "data": str(data_dir),
+            "seconds": round(elapsed, 3),
+            "scenarios": [r.as_json() for r in results],
+        }
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.flush()
+        return
+    sent = sum(r.stats.sent for r in results)
+    rows = sum(len(r.rows) for r in results)
+    print(f"fleetcost demo: {results[0].sessions} tau-bench airline sessions, {sent:,} calls "
+          f"through the gateway, {rows:,} ledger rows, {elapsed:.1f} s in all")
+    for result in results:
+        print(f"\n== {result.scenario.name}: {result.scenario.description} ==\n")
+        print(render(result.by("agent_id"), "agent", result.total()))
+        print()
+        print(render(result.by("model"), "model", result.total()))
+    print("\nCosts come from the gateway's ledger. Levers (caching, routing) will be "
+          "compared with this baseline as they land.")
+
+
+def _warn_about_gaps(results: list[ScenarioResult]) -> None:
+    for result in results:
+        stats = result.stats
+        if stats.failed:
+            print(f"warning: {stats.failed} of {stats.sent} calls of {result.scenario.name} "
+                  f"failed, first: {stats.errors[0]}", file=sys.stderr)
+        if len(result.rows) != stats.sent:
+            print(f"warning: {result.scenario.name} sent {stats.sent} calls but the ledger "
+                  f"holds {len(result.rows)} rows for it", file=sys.stderr)
+
+
+def _serve_until_interrupted(up: Servers, out: TextIO) -> int:
+    print(f"\nThe gateway is up at {up.gateway.url} (OpenAI: {up.gateway.url}/v1, "
+          f"Anthropic: {up.gateway.url}); the dashboard arrives in a later release.\n"
+          f"Ledger: FLEETCOST_DB={up.db_path} fleetcost calls\n"
+          "Press Ctrl-C to stop.", file=out, flush=True)
+    try:
+        while up.gateway.proc.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    print(f"fleetcost: the gateway stopped with code {up.gateway.proc.returncode}; "
+          f"its log is {up.gateway.log_path}", file=sys.stderr)
+    return 1
+
+
+class Progress:
+    """`label: done/total calls` on one rewritten line of stderr, only on a terminal."""
+
+    def __init__(self, label: str, total: int, stream: TextIO = sys.stderr) -> None:
+        self.label, self.total, self.done, self.stream = label, total, 0, stream
+        self.enabled = stream.isatty()
+        self._drawn = 0.0
+
+    def advance(self) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if not self.enabled or (now - self._drawn < 0.1 and self.done < self.total):
+            return
+        self._drawn = now
+        end = "\n" if self.done >= self.total else ""
+        self.stream.write(f"\r{self.label}: {self.done}/{self.total} calls{end}")
+        self.stream.flush()
+
+
+def _progress_for(conversations: list[Any], sessions: int) -> Callable[[Scenario], Callable[[], None]]:
+    total = sum(c.assistant_turns for c in conversations[:sessions])
+    return lambda scenario: Progress(f"replaying {scenario.name}", total).advance
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so the child servers are stopped, not orphaned."""
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+__all__ = ["Progress", "register", "run"]
+_ = procs  # the module's children are managed through fleet.run

@@ -1,0 +1,129 @@
+"""Configuration: one TOML file loaded into strict typed models.
+
+Unknown keys are rejected (a typo must fail at startup, not silently do
+nothing), secrets are never read from the file, only the *names* of the
+environment variables that hold them. With no file at all the defaults give a
+working gateway: SQLite ledger `./fleetcost.db`, providers `openai` and
+`anthropic` at their public URLs.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fleetcost.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(4000, ge=0, le=65535)
+    # Environment variable holding the admin key for /fleetcost/v1/...; when
+    # unset, the admin API answers loopback clients only.
+    admin_key_env: str = "FLEETCOST_ADMIN_KEY"
+
+
+class StorageConfig(_Strict):
+    kind: Literal["sqlite", "memory"] = "sqlite"
+    path: str = "fleetcost.db"
+    # The ledger writer flushes when this many records wait, or after flush_ms.
+    batch_size: int = Field(256, ge=1)
+    flush_ms: int = Field(50, ge=1)
+
+
+class ProviderConfig(_Strict):
+    kind: Literal["openai", "anthropic"]
+    base_url: str
+    api_key_env: str | None = None
+    timeout_s: float = Field(600.0, gt=0)
+    connect_timeout_s: float = Field(10.0, gt=0)
+    max_retries: int = Field(2, ge=0)
+    retry_backoff_s: float = Field(0.25, ge=0)
+
+
+class ModelConfig(_Strict):
+    provider: str
+    # Upstream model id; defaults to the alias itself.
+    model: str | None = None
+    # Price override, USD per million tokens as decimal strings
+    # (input, output, cache_read, cache_write_5m, cache_write_1h, batch_discount).
+    price: dict[str, str] | None = None
+
+
+class PricingConfig(_Strict):
+    # Extra catalog file (written by `fleetcost prices import`), merged over the bundled one.
+    catalog: str | None = None
+
+
+def _default_providers() -> dict[str, ProviderConfig]:
+    return {
+        "openai": ProviderConfig(
+            kind="openai", base_url="https://api.openai.com", api_key_env="OPENAI_API_KEY"
+        ),
+        "anthropic": ProviderConfig(
+            kind="anthropic", base_url="https://api.anthropic.com",
+            api_key_env="ANTHROPIC_API_KEY",
+        ),
+    }
+
+
+class Settings(_Strict):
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    providers: dict[str, ProviderConfig] = Field(default_factory=_default_providers)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    pricing: PricingConfig = PricingConfig()
+
+    def with_upstreams(self, upstreams: dict[str, str]) -> Settings:
+        """Apply `--upstream NAME=URL`: repoint a provider (or add one of that kind)."""
+        providers = dict(self.providers)
+        for name, url in upstreams.items():
+            if name in providers:
+                providers[name] = providers[name].model_copy(update={"base_url": url})
+            elif name in ("openai", "anthropic"):
+                providers[name] = ProviderConfig(kind=name, base_url=url)  # type: ignore[arg-type]
+            else:
+                raise ConfigError(
+                    f"--upstream {name}=...: no provider named {name!r}; "
+                    "declare it under [providers.{name}] with a kind"
+                )
+        return self.model_copy(update={"providers": providers})
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read the config file named by `path` or `FLEETCOST_CONFIG`; defaults if neither."""
+    path = path or os.environ.get("FLEETCOST_CONFIG")
+    data: dict[str, object] = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"config {path}: {where}: {err['msg']}") from exc
+    db = os.environ.get("FLEETCOST_DB")
+    if db:
+        settings = settings.model_copy(
+            update={"storage": settings.storage.model_copy(update={"path": db})}
+        )
+    for alias, model in settings.models.items():
+        if model.provider not in settings.providers:
+            raise ConfigError(
+                f"config {path}: models.{alias}.provider names {model.provider!r}, "
+                "which is not under [providers]"
+            )
+    return settings

@@ -1,0 +1,73 @@
+"""Account stage: usage -> exact cost -> ledger record.
+
+Runs exactly once per call that reached the route stage, whatever happened
+next (success, upstream error, client gone mid-stream), so the ledger never
+misses a call. The cost comes from the provider's own usage fields and the
+catalog through the one pure `cost` function; a model with no price gets an
+empty cost (reported as unpriced), never $0.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from decimal import Decimal
+
+from fleetcost.pipeline.context import GatewayContext
+from fleetcost.pipeline.state import CallState
+from fleetcost.pricing.cost import cost, format_usd
+from fleetcost.types import CallRecord, Price, Usage
+
+log = logging.getLogger("fleetcost.account")
+
+
+def cache_status(usage: Usage, price: Price | None) -> str:
+    """The provider prefix cache's verdict: hit, write, miss or none (not cacheable)."""
+    if usage.cached_tokens:
+        return "hit"
+    if usage.cache_write_tokens:
+        return "write"
+    minimum = price.min_cacheable_tokens if price is not None else None
+    if minimum is not None and usage.input_tokens >= minimum:
+        return "miss"
+    return "none"
+
+
+def account(state: CallState, ctx: GatewayContext) -> CallRecord:
+    usage = state.usage or Usage()
+    price = state.price
+    amount: Decimal | None = cost(usage, price) if price is not None else None
+    if price is None and state.upstream_model:
+        log.warning("model %s has no price: call %s recorded as unpriced",
+                    state.upstream_model, state.call_id)
+    ident = state.identity
+    record = CallRecord(
+        call_id=state.call_id,
+        ts=state.ts,
+        tenant=ident.tenant,
+        agent_id=ident.agent_id,
+        session_id=ident.session_id,
+        parent_id=ident.parent_id,
+        task_type=ident.task_type,
+        requested_model=state.request.model if state.request else None,
+        model=state.answered_model or state.upstream_model,
+        provider=state.deployment,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cached_tokens=usage.cached_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        cache_status=cache_status(usage, price),
+        response_cache="bypass",
+        cost_usd=amount,
+        latency_ms=round((time.perf_counter() - state.started) * 1000, 3),
+        ttft_ms=state.ttft_ms,
+        outcome=state.outcome,
+        route_reason=state.route_reason,
+        error=state.error,
+    )
+    ctx.emit(record)
+    return record
+
+
+def cost_header(record: CallRecord) -> bytes:
+    return format_usd(record.cost_usd).encode() if record.cost_usd is not None else b"unpriced"

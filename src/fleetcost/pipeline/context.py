@@ -1,0 +1,82 @@
+"""What the pipeline needs from the running app, gathered in one object.
+
+Built once when the app is wired (`server.app.create_app`) and passed to
+every stage: settings, resolved deployments (a provider config plus its wire
+adapter and key), the price catalog, the upstream HTTP client and the sinks
+that receive finished ledger records. No stage reaches for global state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from fleetcost.config import ProviderConfig, Settings
+from fleetcost.pipeline.upstream import UpstreamClient
+from fleetcost.pricing.catalog import Catalog, price_from_dict
+from fleetcost.providers import registry
+from fleetcost.providers.base import WireAdapter
+from fleetcost.types import CallRecord, Price
+
+RecordSink = Callable[[CallRecord], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    name: str
+    config: ProviderConfig
+    adapter: WireAdapter
+    url: str
+    api_key: str | None
+
+
+def _deployment(name: str, cfg: ProviderConfig) -> Deployment:
+    adapter = registry.get(cfg.kind)
+    base = cfg.base_url.rstrip("/")
+    if base.endswith("/v1") and adapter.chat_path.startswith("/v1/"):
+        base = base[:-3]
+    key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
+    return Deployment(name=name, config=cfg, adapter=adapter, url=base + adapter.chat_path,
+                      api_key=key or None)
+
+
+@dataclass
+class GatewayContext:
+    settings: Settings
+    catalog: Catalog
+    upstream: UpstreamClient
+    sinks: list[RecordSink] = field(default_factory=list)
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+    _price_memo: dict[str, Price | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}
+        overrides = {
+            alias: price_from_dict(m.model or alias, {"provider": m.provider, **m.price})
+            for alias, m in self.settings.models.items() if m.price
+        }
+        if overrides:
+            self.catalog = self.catalog.with_overrides(overrides)
+
+    def default_deployment(self, kind: str) -> Deployment | None:
+        """The provider named after the protocol, else the first of that kind."""
+        dep = self.deployments.get(kind)
+        if dep is not None and dep.config.kind == kind:
+            return dep
+        return next((d for d in self.deployments.values() if d.config.kind == kind), None)
+
+    def price(self, model: str) -> Price | None:
+        try:
+            return self._price_memo[model]
+        except KeyError:
+            price = self._price_memo[model] = self.catalog.get(model)
+            return price
+
+    def emit(self, record: CallRecord) -> None:
+        for sink in self.sinks:
+            sink(record)
+
+
+ZERO = Decimal(0)

@@ -1,0 +1,147 @@
+"""Runs the stages for one chat call and shapes the reply.
+
+Handlers in `server/` stay thin: they decode the transport and call
+`handle_chat`, which returns either a whole `Reply` or a `StreamReply` whose
+iterator accounts the call when it ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+
+from fleetcost.errors import FleetcostError, UpstreamError
+from fleetcost.pipeline.account import account, cost_header
+from fleetcost.pipeline.call import open_upstream
+from fleetcost.pipeline.context import Deployment, GatewayContext
+from fleetcost.pipeline.estimate import partial_usage
+from fleetcost.pipeline.identify import identify
+from fleetcost.pipeline.route import route
+from fleetcost.pipeline.state import CallState, Reply, StreamReply
+from fleetcost.providers.base import StreamTap, WireAdapter
+from fleetcost.types import CallRecord
+
+JSON = (b"content-type", b"application/json")
+SSE = (b"content-type", b"text/event-stream; charset=utf-8")
+# Upstream response headers worth passing on (request ids help users talk to providers).
+FORWARDED = ("x-request-id", "request-id", "openai-processing-ms", "retry-after")
+
+
+def error_reply(adapter: WireAdapter, error: FleetcostError) -> Reply:
+    return Reply(error.status, [JSON], adapter.error_body(error))
+
+
+def _headers(state: CallState, record: CallRecord | None) -> list[tuple[bytes, bytes]]:
+    out = [
+        (b"x-fleetcost-call-id", state.call_id.encode()),
+        (b"x-fleetcost-model", (state.answered_model or state.upstream_model or "").encode()),
+        (b"x-fleetcost-route", (state.route_reason or "").encode()),
+        (b"x-fleetcost-cache", b"bypass"),
+    ]
+    if record is not None:
+        out.append((b"x-fleetcost-cost-usd", cost_header(record)))
+    return out
+
+
+async def handle_chat(
+    ctx: GatewayContext, adapter: WireAdapter, headers: dict[str, str], body: bytes
+) -> Reply | StreamReply:
+    state = CallState(adapter=adapter, headers=headers)
+    try:
+        state.request = adapter.parse_request(body)
+        identify(state)
+        dep = route(state, ctx)
+    except FleetcostError as exc:
+        return error_reply(adapter, exc)
+    assert state.upstream_model is not None
+    upstream_body = adapter.upstream_body(state.request, state.upstream_model)
+    if state.request.stream:
+        return await _streamed(state, ctx, dep, upstream_body)
+    return await _whole(state, ctx, dep, upstream_body)
+
+
+def _failed(state: CallState, ctx: GatewayContext, exc: UpstreamError) -> Reply:
+    state.outcome = "error"
+    state.error = exc.message
+    record = account(state, ctx)
+    body = exc.body or state.adapter.error_body(exc)
+    return Reply(exc.status, [JSON, *_headers(state, record)], body)
+
+
+async def _whole(
+    state: CallState, ctx: GatewayContext, dep: Deployment, body: bytes
+) -> Reply:
+    try:
+        resp = await open_upstream(state, ctx, dep, body)
+        try:
+            payload = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UpstreamError(f"upstream {dep.name} response cut: {type(exc).__name__}",
+                                status=502) from exc
+        finally:
+            resp.release()
+        parsed = state.adapter.parse_response(payload)
+    except UpstreamError as exc:
+        return _failed(state, ctx, exc)
+    state.usage = parsed.usage
+    state.answered_model = parsed.model
+    record = account(state, ctx)
+    extra = [(k.encode(), v.encode()) for k in FORWARDED if (v := resp.headers.get(k))]
+    return Reply(200, [JSON, *_headers(state, record), *extra], payload)
+
+
+async def _streamed(
+    state: CallState, ctx: GatewayContext, dep: Deployment, body: bytes
+) -> Reply | StreamReply:
+    assert state.request is not None
+    try:
+        resp = await open_upstream(state, ctx, dep, body)
+    except UpstreamError as exc:
+        return _failed(state, ctx, exc)
+    tap = state.adapter.stream_tap(state.request)
+    headers = [SSE, (b"cache-control", b"no-cache"), *_headers(state, None)]
+    return StreamReply(200, headers, _relay(state, ctx, resp, tap))
+
+
+async def _relay(
+    state: CallState, ctx: GatewayContext, resp: aiohttp.ClientResponse, tap: StreamTap
+) -> AsyncIterator[bytes]:
+    """Forward the upstream stream through the tap; account once at the end.
+
+    The cost of a finished stream is appended as an SSE comment line
+    (`: fleetcost-cost-usd=...`), which SSE clients ignore, because the HTTP
+    headers left before the cost was known.
+    """
+    completed = False
+    try:
+        async for chunk in resp.content.iter_any():
+            out = tap.feed(chunk)
+            if state.ttft_ms is None and tap.first_token:
+                state.ttft_ms = round((time.perf_counter() - state.started) * 1000, 3)
+            if out:
+                yield out
+        tail = tap.finish()
+        if tail:
+            yield tail
+        if tap.finish_reason is None:
+            state.outcome, state.error = "error", "upstream stream ended before completion"
+        completed = True
+    except (GeneratorExit, asyncio.CancelledError):
+        state.outcome = "cancelled"
+        raise
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        state.outcome, state.error = "error", f"upstream stream cut: {type(exc).__name__}"
+    finally:
+        if completed:
+            resp.release()
+        else:
+            resp.close()
+        state.answered_model = tap.model or state.upstream_model
+        complete = state.outcome == "success" and tap.usage is not None
+        state.usage = tap.usage if complete else partial_usage(state, tap)
+        record = account(state, ctx)
+    if completed:
+        yield b": fleetcost-cost-usd=" + cost_header(record) + b"\n\n"

@@ -1,0 +1,65 @@
+"""Per-call state and the replies the pipeline hands back to the server.
+
+One `CallState` is created per request and passed through the stages; it is
+the only place a call's facts accumulate, so the account stage can build the
+ledger record from it alone, whichever stage ended the call.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fleetcost.providers.base import ChatRequest, WireAdapter
+from fleetcost.types import CallOutcome, Identity, Price, Usage
+
+
+def new_call_id() -> str:
+    """Sortable by time (millisecond hex prefix), unique by 48 random bits."""
+    return f"call_{time.time_ns() // 1_000_000:011x}{os.urandom(6).hex()}"
+
+
+@dataclass(slots=True)
+class CallState:
+    adapter: WireAdapter
+    headers: dict[str, str]
+    call_id: str = field(default_factory=new_call_id)
+    ts: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="microseconds"))
+    started: float = field(default_factory=time.perf_counter)
+    request: ChatRequest | None = None
+    identity: Identity = field(default_factory=Identity)
+    # Set by route:
+    deployment: str | None = None
+    upstream_model: str | None = None
+    price: Price | None = None
+    route_reason: str | None = None
+    # Set by call:
+    usage: Usage | None = None
+    answered_model: str | None = None
+    ttft_ms: float | None = None
+    outcome: CallOutcome = "success"
+    error: str | None = None
+    attempts: int = 0
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+@dataclass(slots=True)
+class StreamReply:
+    """A streamed answer: the server sends `chunks` and closes the iterator.
+
+    Closing it early (client gone) runs the iterator's cleanup, which is where
+    the call is accounted as `cancelled` with the tokens streamed so far.
+    """
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    chunks: AsyncIterator[bytes]

@@ -1,0 +1,68 @@
+"""Server-sent events: incremental decoding and encoding.
+
+Both providers stream `text/event-stream`. Events are separated by a blank
+line; TCP reads do not respect that boundary, so the decoder buffers until a
+whole event has arrived and hands back the event's raw bytes with its parsed
+`event:` and `data:` fields. Forwarding raw bytes (rather than re-encoding)
+keeps the stream the client sees byte-identical to the provider's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    raw: bytes
+    event: str | None
+    data: bytes
+
+
+def encode_event(data: bytes, event: str | None = None) -> bytes:
+    if event is None:
+        return b"data: " + data + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+
+
+class SSEDecoder:
+    """Feed bytes, get complete events back; a partial event waits for more."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        buf = self._buf + chunk
+        if b"\r\n" in buf:
+            buf = buf.replace(b"\r\n", b"\n")
+        events: list[SSEEvent] = []
+        start = 0
+        while True:
+            end = buf.find(b"\n\n", start)
+            if end < 0:
+                break
+            events.append(_parse(buf[start : end + 2]))
+            start = end + 2
+        self._buf = buf[start:]
+        return events
+
+    def flush(self) -> list[SSEEvent]:
+        """Whatever is left when the stream ends (a final event without its blank line)."""
+        rest, self._buf = self._buf, b""
+        if rest.strip():
+            return [_parse(rest if rest.endswith(b"\n") else rest + b"\n")]
+        return []
+
+
+def _parse(raw: bytes) -> SSEEvent:
+    event: str | None = None
+    data_lines: list[bytes] = []
+    for line in raw.split(b"\n"):
+        if line.startswith(b"data:"):
+            value = line[5:]
+            data_lines.append(value[1:] if value.startswith(b" ") else value)
+        elif line.startswith(b"event:"):
+            event = line[6:].strip().decode()
+    return SSEEvent(raw=raw, event=event, data=b"\n".join(data_lines))

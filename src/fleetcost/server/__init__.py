@@ -1,0 +1,1 @@
+"""Thin ASGI layer: decode the transport, run the pipeline, encode the answer."""

@@ -1,0 +1,104 @@
+"""The gateway as a bare ASGI application.
+
+No framework on the hot path: measured here, a framework's request object and
+routing cost more than the whole overhead budget of a call. Routes live in
+one table; each handler is a small coroutine. `create_app` is the one place
+where concrete stores and the upstream client are chosen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fleetcost.analytics.prometheus import Metrics
+from fleetcost.config import Settings
+from fleetcost.pipeline.context import GatewayContext
+from fleetcost.pipeline.upstream import UpstreamClient
+from fleetcost.pricing.catalog import load_catalog
+from fleetcost.server import admin, handlers
+from fleetcost.server.io import BodyTooLarge, Scope, read_body, send_reply
+from fleetcost.storage.base import UsageLog
+from fleetcost.storage.memory import MemoryUsageLog
+from fleetcost.storage.sqlite import SQLiteUsageLog
+from fleetcost.storage.writer import LedgerWriter
+
+log = logging.getLogger("fleetcost.server")
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class Stores:
+    usage_log: UsageLog
+
+
+def open_stores(settings: Settings) -> Stores:
+    if settings.storage.kind == "memory":
+        return Stores(usage_log=MemoryUsageLog())
+    return Stores(usage_log=SQLiteUsageLog(settings.storage.path))
+
+
+class GatewayApp:
+    def __init__(self, settings: Settings, stores: Stores, upstream: UpstreamClient) -> None:
+        catalog = load_catalog()
+        if settings.pricing.catalog:
+            extra = load_catalog(Path(settings.pricing.catalog))
+            catalog = catalog.with_overrides({m: p for m in extra.models()
+                                              if (p := extra.get(m)) is not None})
+        self.stores = stores
+        self.metrics = Metrics()
+        self.writer = LedgerWriter(
+            stores.usage_log, batch_size=settings.storage.batch_size,
+            flush_ms=settings.storage.flush_ms,
+        )
+        self.ctx = GatewayContext(
+            settings=settings, catalog=catalog, upstream=upstream,
+            sinks=[self.writer.submit, self.metrics.observe],
+        )
+        self.routes = handlers.route_table(self) | admin.route_table(self)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            handler = self.routes.get((scope["method"], scope["path"]))
+            if handler is None:
+                handler = admin.match_prefix(self, scope) or handlers.not_found
+            try:
+                body = await read_body(receive) if scope["method"] == "POST" else b""
+                reply = await handler(scope, body)
+            except BodyTooLarge:
+                reply = handlers.error(413, "request body too large (limit 32 MiB)")
+            except Exception:
+                # A bug, never a client's fault: log it, answer 500, keep serving.
+                log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+                reply = handlers.error(500, "internal gateway error (logged)")
+            await send_reply(send, receive, reply)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.ctx.upstream.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def shutdown(self) -> None:
+        """Drain the ledger, then close the upstream client and the stores."""
+        await self.writer.drain()
+        await self.ctx.upstream.close()
+        self.stores.usage_log.close()
+
+
+def create_app(
+    settings: Settings, stores: Stores | None = None, upstream: UpstreamClient | None = None
+) -> GatewayApp:
+    return GatewayApp(settings, stores or open_stores(settings), upstream or UpstreamClient())

@@ -1,0 +1,74 @@
+"""Append-only, named schema migrations for the SQLite ledger.
+
+A migration, once released, is never edited: a schema change is a new entry
+at the end. Each applied name is recorded in `_migrations`, so opening an
+old database brings it forward and opening a current one does nothing.
+Money columns are TEXT holding exact decimal strings; summing them is done in
+Python with `Decimal`, never with SQL floats.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "m001_calls",
+        """
+        CREATE TABLE calls (
+            call_id TEXT PRIMARY KEY,
+            ts TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            agent_id TEXT,
+            session_id TEXT,
+            parent_id TEXT,
+            task_type TEXT,
+            requested_model TEXT,
+            model TEXT,
+            provider TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cached_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_status TEXT NOT NULL DEFAULT 'none',
+            response_cache TEXT NOT NULL DEFAULT 'bypass',
+            cost_usd TEXT,
+            saved_usd TEXT NOT NULL DEFAULT '0',
+            latency_ms REAL,
+            ttft_ms REAL,
+            escalated INTEGER NOT NULL DEFAULT 0,
+            outcome TEXT NOT NULL,
+            route_reason TEXT,
+            prefix_hash TEXT,
+            system_tokens INTEGER,
+            batch INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        );
+        CREATE INDEX calls_ts ON calls (ts);
+        CREATE INDEX calls_agent ON calls (agent_id, ts);
+        CREATE INDEX calls_session ON calls (session_id);
+        """,
+    ),
+]
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations; return the names applied."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        with conn:
+            for statement in filter(str.strip, sql.split(";")):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                (name, datetime.now(UTC).isoformat()),
+            )
+        applied.append(name)
+    return applied

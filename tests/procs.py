@@ -1,0 +1,64 @@
+"""Start real fleetcost processes on loopback for tests.
+
+Servers run as child processes of the test session (`python -m
+fleetcost.cli.main ...`), on a free port, and are stopped when the context
+exits. Nothing is mocked: tests talk to them over TCP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            raise RuntimeError(f"server exited with {proc.returncode}: {out[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server at {url} not healthy after {timeout}s")
+
+
+@contextlib.contextmanager
+def fleetcost_process(
+    args: list[str], port: int, *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run `fleetcost ARGS` (which must listen on `port`); yield its base URL."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleetcost.cli.main", *args],
+        cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base + "/healthz", proc=proc)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
