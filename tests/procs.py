@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,12 +25,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_healthy(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_healthy(
+    url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            raise RuntimeError(f"server exited with {proc.returncode}: {out[-3000:]}")
+            raise RuntimeError(f"server exited with {proc.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:
                 if resp.status == 200:
@@ -45,13 +47,20 @@ def fleetcost_process(
 ) -> Iterator[str]:
     """Run `fleetcost ARGS` (which must listen on `port`); yield its base URL."""
     full_env = {**os.environ, **(env or {})}
+    # Output goes to a file, not a pipe: nobody reads a pipe while the test
+    # runs, and a chatty server would block once its buffer filled.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
         [sys.executable, "-m", "fleetcost.cli.main", *args],
-        cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(base + "/healthz", proc=proc)
+        try:
+            wait_healthy(base + "/healthz", proc=proc)
+        except RuntimeError as exc:
+            log.seek(0)
+            raise RuntimeError(f"{exc}\n{log.read().decode(errors='replace')[-3000:]}") from None
         yield base
     finally:
         proc.terminate()
@@ -60,5 +69,4 @@ def fleetcost_process(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
+        log.close()

@@ -45,7 +45,7 @@ def test_unknown_key_rejected(tmp_path: Path) -> None:
 def test_alias_must_name_a_provider(tmp_path: Path) -> None:
     cfg = tmp_path / "f.toml"
     cfg.write_text("[models.fast]\nprovider = 'nope'\n")
-    with pytest.raises(ConfigError, match="models.fast.provider"):
+    with pytest.raises(ConfigError, match=r"models\.fast\.provider"):
         load_settings(cfg)
 
 

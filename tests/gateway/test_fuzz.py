@@ -56,13 +56,15 @@ def _check(resp: httpx.Response, anthropic_shape: bool) -> None:
             assert err["error"]["message"]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies)
 def test_openai_fuzz(client: httpx.Client, body: dict) -> None:
     _check(client.post("/v1/chat/completions", content=orjson.dumps(body)), False)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies)
 def test_anthropic_fuzz(client: httpx.Client, body: dict) -> None:
     _check(client.post("/v1/messages", content=orjson.dumps(body)), True)

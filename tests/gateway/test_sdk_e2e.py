@@ -43,7 +43,8 @@ def anthropic_cost(model: str, u: anthropic.types.Usage) -> Decimal:
     assert p is not None and p.cache_read and p.cache_write_5m and p.cache_write_1h
     w5 = w1 = 0
     if u.cache_creation is not None:
-        w5, w1 = u.cache_creation.ephemeral_5m_input_tokens, u.cache_creation.ephemeral_1h_input_tokens
+        w5 = u.cache_creation.ephemeral_5m_input_tokens
+        w1 = u.cache_creation.ephemeral_1h_input_tokens
     else:
         w5 = u.cache_creation_input_tokens or 0
     read = u.cache_read_input_tokens or 0
@@ -128,7 +129,7 @@ def test_anthropic_json_stream_and_cache(stack: Stack, ant: anthropic.Anthropic)
     system = [{"type": "text", "text": LONG_SYSTEM, "cache_control": {"type": "ephemeral"}}]
     msgs = [{"role": "user", "content": "Can I change flight 3?"}]
     first = ant.messages.with_raw_response.create(
-        model="claude-sonnet-4-5", max_tokens=300, system=system, messages=msgs,
+        model="claude-sonnet-4-6", max_tokens=300, system=system, messages=msgs,
         extra_headers={"X-Fleetcost-Agent": "claude-agent"})
     m1 = first.parse()
     assert (m1.usage.cache_creation_input_tokens or 0) > 0
@@ -136,9 +137,9 @@ def test_anthropic_json_stream_and_cache(stack: Stack, ant: anthropic.Anthropic)
     assert row1["cache_status"] == "write" and row1["agent_id"] == "claude-agent"
     assert row1["input_tokens"] == (m1.usage.input_tokens + m1.usage.cache_creation_input_tokens
                                     + (m1.usage.cache_read_input_tokens or 0))
-    assert Decimal(row1["cost_usd"]) == anthropic_cost("claude-sonnet-4-5", m1.usage)
+    assert Decimal(row1["cost_usd"]) == anthropic_cost("claude-sonnet-4-6", m1.usage)
 
-    with ant.messages.stream(model="claude-sonnet-4-5", max_tokens=300, system=system,
+    with ant.messages.stream(model="claude-sonnet-4-6", max_tokens=300, system=system,
                              messages=msgs) as stream:
         final = stream.get_final_message()
         call_id = stream.response.headers["x-fleetcost-call-id"]
@@ -147,7 +148,7 @@ def test_anthropic_json_stream_and_cache(stack: Stack, ant: anthropic.Anthropic)
     row2 = stack.call(call_id)
     assert row2["cache_status"] == "hit"
     assert row2["cached_tokens"] == final.usage.cache_read_input_tokens
-    assert Decimal(row2["cost_usd"]) == anthropic_cost("claude-sonnet-4-5", final.usage)
+    assert Decimal(row2["cost_usd"]) == anthropic_cost("claude-sonnet-4-6", final.usage)
 
 
 def test_anthropic_tool_use_and_metadata(stack: Stack, ant: anthropic.Anthropic) -> None:
@@ -171,7 +172,7 @@ def test_bad_requests_name_the_field(oai: openai.OpenAI, ant: anthropic.Anthropi
         oai.chat.completions.create(model="gpt-4o", messages=[{"content": "no role"}])
     assert "role" in str(e1.value)
     with pytest.raises(anthropic.BadRequestError) as e2:
-        ant.messages.create(model="claude-sonnet-4-5", max_tokens=-5,
+        ant.messages.create(model="claude-sonnet-4-6", max_tokens=-5,
                             messages=[{"role": "user", "content": "hi"}])
     assert "max_tokens" in str(e2.value)
 

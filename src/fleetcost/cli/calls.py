@@ -20,7 +20,7 @@ COLUMNS = ("ts", "call_id", "agent_id", "model", "input_tokens", "cached_tokens"
 def register(sub: Any, name: str, help_text: str) -> None:
     p = sub.add_parser(name, help=help_text, description=help_text)
     p.add_argument("--config", help="fleetcost.toml (for the ledger path)")
-    p.add_argument("--db", help="ledger file (default: from config, $FLEETCOST_DB or ./fleetcost.db)")
+    p.add_argument("--db", help="ledger file (default: config, $FLEETCOST_DB, ./fleetcost.db)")
     p.add_argument("--since", help="only calls at or after this ISO 8601 UTC time")
     p.add_argument("--limit", type=int, help="at most this many (the newest)")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -24,25 +24,28 @@ from typing import Any, TextIO
 import orjson
 
 from fleetcost.errors import FleetcostError
-from fleetcost.fleet import procs
+from fleetcost.fleet.driver import ReplayStats
 from fleetcost.fleet.plan import Scenario
 from fleetcost.fleet.run import ScenarioResult, Servers, collect, replay_scenarios, servers
 from fleetcost.fleet.table import render
-from fleetcost.fleet.trajectories import find_data_dir, load_conversations
+from fleetcost.fleet.trajectories import Conversation, find_data_dir, load_conversations
 
 DEFAULT_SESSIONS = 24
 DEFAULT_CONCURRENCY = 8
 
 
 def register(sub: Any, name: str, help_text: str) -> None:
-    parser = sub.add_parser(name, help=help_text, description=__doc__.splitlines()[0])
+    parser = sub.add_parser(
+        name, help=help_text,
+        description="Replay a realistic fleet through emulator and gateway; print its bill.",
+    )
     parser.add_argument("--no-serve", action="store_true",
                         help="exit after printing the table instead of keeping the gateway up")
     parser.add_argument("--json", action="store_true",
                         help="print the tables as JSON (money as decimal strings)")
-    parser.add_argument("--sessions", type=_positive, default=DEFAULT_SESSIONS,
+    parser.add_argument("--sessions", type=_positive, metavar="N", default=DEFAULT_SESSIONS,
                         help=f"conversations to replay (default {DEFAULT_SESSIONS}, at most 152)")
-    parser.add_argument("--concurrency", type=_positive, default=DEFAULT_CONCURRENCY,
+    parser.add_argument("--concurrency", type=_positive, metavar="N", default=DEFAULT_CONCURRENCY,
                         help=f"sessions in flight at once (default {DEFAULT_CONCURRENCY})")
     parser.add_argument("--data", metavar="DIR",
                         help="the shared data folder (default: $FLEETCOST_DATA or ../shared/data)")
@@ -70,17 +73,25 @@ def run(args: argparse.Namespace) -> int:
                 up, conversations, args.sessions,
                 concurrency=args.concurrency, on_call=_progress_for(conversations, args.sessions),
             )
+            _fail_if_nothing_went_through(up, [stats for _, _, stats in replays])
             results = collect(up, replays, stop_gateway=args.no_serve)
             elapsed = time.perf_counter() - started
             _print_results(results, data_dir, elapsed, as_json=args.json)
             _warn_about_gaps(results)
-            if not any(r.stats.ok for r in results):
-                raise FleetcostError(
-                    f"no call went through the gateway; see its log at {up.gateway.log_path}"
-                )
             if not args.no_serve:
                 return _serve_until_interrupted(up, out=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _fail_if_nothing_went_through(up: Servers, stats: list[ReplayStats]) -> None:
+    """A table of zeros would hide the problem; the gateway's log usually names it."""
+    if any(s.ok for s in stats):
+        return
+    first = next((s.errors[0] for s in stats if s.errors), "no call was sent")
+    raise FleetcostError(
+        f"no call went through the gateway (first failure: {first}); "
+        f"its log ends with:\n{up.gateway.log_tail()}"
+    )
 
 
 def _ledger_path(requested: str | None, tmp: Path) -> Path:
@@ -142,7 +153,7 @@ def _serve_until_interrupted(up: Servers, out: TextIO) -> int:
     except KeyboardInterrupt:
         return 0
     print(f"fleetcost: the gateway stopped with code {up.gateway.proc.returncode}; "
-          f"its log is {up.gateway.log_path}", file=sys.stderr)
+          f"its log ends with:\n{up.gateway.log_tail()}", file=sys.stderr)
     return 1
 
 
@@ -165,7 +176,9 @@ class Progress:
         self.stream.flush()
 
 
-def _progress_for(conversations: list[Any], sessions: int) -> Callable[[Scenario], Callable[[], None]]:
+def _progress_for(
+    conversations: list[Conversation], sessions: int
+) -> Callable[[Scenario], Callable[[], None]]:
     total = sum(c.assistant_turns for c in conversations[:sessions])
     return lambda scenario: Progress(f"replaying {scenario.name}", total).advance
 
@@ -188,7 +201,3 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a positive number")
     return value
-
-
-__all__ = ["Progress", "register", "run"]
-_ = procs  # the module's children are managed through fleet.run

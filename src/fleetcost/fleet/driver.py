@@ -106,8 +106,8 @@ async def _send(
     try:
         async with http.post(call.path, data=call.body, headers=headers) as resp:
             if resp.status != 200:
-                body = await resp.read()
-                stats.fail(f"{session_id}: HTTP {resp.status} {body[:300].decode(errors='replace')}")
+                text = (await resp.read())[:300].decode(errors="replace")
+                stats.fail(f"{session_id}: HTTP {resp.status} {text}")
                 return
             if call.stream:
                 # Drain the stream as a client would; the gateway accounts it at the end.

@@ -66,7 +66,13 @@ def wait_for_rows(
     """Rows that `keep` selects, once there are at least `expected` of them."""
     deadline = time.monotonic() + timeout
     while True:
-        rows = [r for r in read_rows(db_path) if keep(r)]
+        try:
+            rows = [r for r in read_rows(db_path) if keep(r)]
+        except LedgerUnreadable:
+            # The gateway may not have created the file yet; give it until the deadline.
+            if time.monotonic() >= deadline:
+                raise
+            rows = []
         if len(rows) >= expected or time.monotonic() >= deadline:
             return rows
         time.sleep(0.25)

@@ -33,7 +33,7 @@ STREAM_EVERY = 3
 MODEL_WIRES: Mapping[str, WireKind] = MappingProxyType({
     "gpt-4o": "openai",
     "gpt-4o-mini": "openai",
-    "claude-sonnet-4-5": "anthropic",
+    "claude-sonnet-4-6": "anthropic",
     "claude-haiku-4-5": "anthropic",
 })
 
@@ -46,8 +46,8 @@ class Agent:
 
 AGENTS: tuple[Agent, ...] = (
     Agent("support-triage", ("gpt-4o-mini", "claude-haiku-4-5")),
-    Agent("booking-agent", ("gpt-4o", "claude-sonnet-4-5")),
-    Agent("refund-agent", ("claude-sonnet-4-5", "gpt-4o")),
+    Agent("booking-agent", ("gpt-4o", "claude-sonnet-4-6")),
+    Agent("refund-agent", ("claude-sonnet-4-6", "gpt-4o")),
     Agent("changes-agent", ("claude-haiku-4-5", "gpt-4o-mini")),
 )
 

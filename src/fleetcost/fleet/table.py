@@ -86,18 +86,26 @@ def money(value: Decimal) -> str:
 def render(groups: Sequence[Totals], key_header: str, total: Totals | None = None) -> str:
     """A fixed-width text table, with a totals row under a rule."""
     total = total if total is not None else grand_total(groups)
+    places = max(_places(t.cost_usd) for t in [*groups, total])
     header = (key_header, "calls", "input", "cached", "output", "cost USD")
-    lines = [_cells(g) for g in groups]
-    rows = [header, *lines, _cells(total)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = [_cells(g, places) for g in groups]
+    last = _cells(total, places)
+    widths = [max(len(r[i]) for r in [header, *lines, last]) for i in range(len(header))]
     out = [_line(header, widths), _rule(widths)]
     out += [_line(cells, widths) for cells in lines]
-    out += [_rule(widths), _line(_cells(total), widths)]
+    out += [_rule(widths), _line(last, widths)]
     return "\n".join(out)
 
 
-def _cells(t: Totals) -> tuple[str, ...]:
-    cost = "$" + money(t.cost_usd)
+def _places(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _cells(t: Totals, places: int) -> tuple[str, ...]:
+    # Padding every cost to the column's most decimal places lines the points
+    # up without rounding anything: only zeros are added.
+    cost = f"${t.cost_usd:.{places}f}"
     if t.unpriced_calls:
         cost += f" (+{t.unpriced_calls} unpriced)"
     return (

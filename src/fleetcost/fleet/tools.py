@@ -12,6 +12,8 @@ block of tool definitions (about a thousand tokens) in its cacheable prefix.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 _STR: dict[str, Any] = {"type": "string"}
@@ -49,8 +51,8 @@ _ROUTE: dict[str, Any] = {
     "date": {"type": "string", "description": "departure date, YYYY-MM-DD"},
 }
 
-# name -> (description, properties, required)
-_SPECS: dict[str, tuple[str, dict[str, Any], list[str]]] = {
+# name -> (description, properties, required); read-only, copied on the way out.
+_SPECS: Mapping[str, tuple[str, dict[str, Any], list[str]]] = MappingProxyType({
     "get_user_details": (
         "Get a user's profile: name, address, payment methods, saved passengers, reservations.",
         {"user_id": {"type": "string", "description": "such as 'sara_doe_496'"}},
@@ -144,7 +146,7 @@ _SPECS: dict[str, tuple[str, dict[str, Any], list[str]]] = {
         {"user_id": _STR, "amount": {"type": "number", "description": "USD"}},
         ["user_id", "amount"],
     ),
-}
+})
 
 
 def tool_names() -> list[str]:

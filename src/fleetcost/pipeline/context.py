@@ -34,11 +34,11 @@ class Deployment:
 
 def _deployment(name: str, cfg: ProviderConfig) -> Deployment:
     adapter = registry.get(cfg.kind)
-    base = cfg.base_url.rstrip("/")
-    if base.endswith("/v1") and adapter.chat_path.startswith("/v1/"):
-        base = base[:-3]
+    # Accept base URLs with or without the version segment, as the SDKs do.
+    base = cfg.base_url.rstrip("/").removesuffix("/v1")
+    path = adapter.chat_path if adapter.chat_path.startswith("/v1/") else "/v1" + adapter.chat_path
     key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
-    return Deployment(name=name, config=cfg, adapter=adapter, url=base + adapter.chat_path,
+    return Deployment(name=name, config=cfg, adapter=adapter, url=base + path,
                       api_key=key or None)
 
 

@@ -198,7 +198,9 @@ def price_to_dict(price: Price) -> dict[str, Any]:
 def price_from_dict(name: str, data: Mapping[str, Any]) -> Price:
     """Build a `Price` from decimal strings, as written in catalogs and configs.
 
-    `input` and `output` are required; everything else is optional. Money
+    `input` and `output` are required; everything else is optional, and a
+    key set to `None` counts as absent (config models pass their optional
+    fields through as they are). Money
     accepts strings, ints and Decimals; a float (a TOML `2.5`) is taken by its
     shortest repr, which is the literal the user wrote, never its binary
     expansion. Unknown keys are rejected so that a typo (`cached_read`) fails
@@ -212,25 +214,39 @@ def price_from_dict(name: str, data: Mapping[str, Any]) -> Price:
     for key in ("input", "output"):
         if data.get(key) is None:
             raise ConfigError(f"The price of {name!r} needs an {key!r} rate (USD per 1M tokens).")
-    money = {k: _money(name, k, data[k]) for k in _MONEY_FIELDS if data.get(k) is not None}
-    if money.get("batch_discount", Decimal(0)) > 1:
+    def money(key: str) -> Decimal | None:
+        value = data.get(key)
+        return None if value is None else _money(name, key, value)
+
+    def count(key: str) -> int | None:
+        value = data.get(key)
+        return None if value is None else _count(name, key, value)
+
+    discount = money("batch_discount") or Decimal(0)
+    if discount > 1:
         raise ConfigError(f"The price of {name!r} has a batch_discount above 1.")
-    ints = {k: _count(name, k, data[k]) for k in _INT_FIELDS if data.get(k) is not None}
-    tier = data.get("tier", "mid")
+    tier = data.get("tier") or "mid"
     if tier not in _TIERS:
         raise ConfigError(f"The price of {name!r} has tier {tier!r}; use frontier, mid or small.")
-    effective = str(data.get("effective_from", "2024-01-01"))
+    effective = str(data.get("effective_from") or "2024-01-01")
     try:
         dt.date.fromisoformat(effective)
     except ValueError as exc:
         raise ConfigError(f"The price of {name!r} has a bad effective_from date.") from exc
     return Price(
         model=name,
-        provider=str(data.get("provider", "custom")),
+        provider=str(data.get("provider") or "custom"),
+        input=_money(name, "input", data["input"]),
+        output=_money(name, "output", data["output"]),
+        cache_read=money("cache_read"),
+        cache_write_5m=money("cache_write_5m"),
+        cache_write_1h=money("cache_write_1h"),
+        batch_discount=discount,
+        context_window=count("context_window"),
+        max_output_tokens=count("max_output_tokens"),
+        min_cacheable_tokens=count("min_cacheable_tokens"),
         tier=cast(Tier, tier),
         effective_from=effective,
-        **money,
-        **ints,
     )
 
 

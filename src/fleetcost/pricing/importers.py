@@ -68,7 +68,7 @@ def trim(value: Decimal) -> Decimal:
     return value.normalize()
 
 
-def detect_format(data: object) -> Format:
+def detect_format(data: object, label: str = "The file") -> Format:
     if isinstance(data, list) and data and all(
         isinstance(p, dict) and "models" in p and "id" in p for p in data
     ):
@@ -79,7 +79,7 @@ def detect_format(data: object) -> Format:
     ):
         return "litellm"
     raise ConfigError(
-        "The file is neither LiteLLM format (an object of model -> input_cost_per_token, ...) "
+        f"{label} is neither LiteLLM format (an object of model -> input_cost_per_token, ...) "
         "nor genai-prices format (a list of providers with models and prices)."
     )
 
@@ -92,9 +92,12 @@ def load_price_file(path: Path, *, as_of: dt.date | None = None) -> tuple[Format
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from exc
     except orjson.JSONDecodeError as exc:
         raise ConfigError(f"{path} is not valid JSON ({exc}).") from exc
-    kind = detect_format(data)
+    kind = detect_format(data, str(path))
     day = as_of or dt.date.today()
-    prices = read_litellm(data, as_of=day) if kind == "litellm" else read_genai_prices(data, as_of=day)
+    if kind == "litellm":
+        prices = read_litellm(data, as_of=day)
+    else:
+        prices = read_genai_prices(data, as_of=day)
     return kind, {name: rules.complete(price) for name, price in prices.items()}
 
 
@@ -162,8 +165,8 @@ def read_genai_prices(data: list[Any], *, as_of: dt.date) -> dict[str, Price]:
 
     Which price applies: of a model's conditional prices, the last one whose
     `start_date` is on or before `as_of` (genai-prices' own rule: later
-    entries win, and the first is the fallback); time-of-day windows such as
-    off-peak discounts are ignored, so the standard rate applies. Tiered
+    entries win, and the first is the fallback); of time-of-day windows
+    (DeepSeek's off-peak discount) the higher, standard rate is kept. Tiered
     values (a higher rate above 200k prompt tokens) contribute their base
     tier, the rate of ordinary prompts.
 
@@ -181,7 +184,8 @@ def read_genai_prices(data: list[Any], *, as_of: dt.date) -> dict[str, Price]:
             price = _genai_price(pid, model, as_of)
             if price is None:
                 continue
-            out[f"{provider_name(pid)}/{price.model}"] = price
+            key = f"{provider_name(pid)}/{price.model}"
+            out[key] = dataclasses.replace(price, model=key)
             if owner_rule is not None and _matches(owner_rule, price.model):
                 owned.setdefault(price.model, price)
             elif "/" not in price.model:
@@ -220,12 +224,18 @@ def _current_prices(raw: object, as_of: dt.date) -> tuple[Mapping[str, Any], dt.
     chosen, start = raw[0].get("prices", {}), None
     for conditional in raw:
         constraint = conditional.get("constraint") or {}
+        prices = conditional.get("prices", {})
         if "start_date" in constraint:
             begins = dt.date.fromisoformat(str(constraint["start_date"]))
             if begins <= as_of:
-                chosen, start = conditional.get("prices", {}), begins
-        elif not constraint:
-            chosen, start = conditional.get("prices", {}), None
+                chosen, start = prices, begins
+        elif "start_time" in constraint:
+            # A daily window: keep whichever rate is higher (the standard one,
+            # not the off-peak discount), so spend is never under-reported.
+            if (_mtok(prices.get("input_mtok")) or 0) > (_mtok(chosen.get("input_mtok")) or 0):
+                chosen = prices
+        else:
+            chosen, start = prices, None
     return chosen, start
 
 
@@ -244,15 +254,15 @@ def _matches(clause: Mapping[str, Any], name: str) -> bool:
     if "and" in clause:
         return all(_matches(c, name) for c in clause["and"])
     if "equals" in clause:
-        return name == clause["equals"]
+        return name == str(clause["equals"])
     if "starts_with" in clause:
-        return name.startswith(clause["starts_with"])
+        return name.startswith(str(clause["starts_with"]))
     if "ends_with" in clause:
-        return name.endswith(clause["ends_with"])
+        return name.endswith(str(clause["ends_with"]))
     if "contains" in clause:
-        return clause["contains"] in name
+        return str(clause["contains"]) in name
     if "regex" in clause:
-        return re.search(clause["regex"], name) is not None
+        return re.search(str(clause["regex"]), name) is not None
     return False
 
 

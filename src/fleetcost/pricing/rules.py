@@ -46,7 +46,8 @@ BATCH_DISCOUNTS: Final[Mapping[str, Decimal]] = MappingProxyType({
     "anthropic": Decimal("0.5"),
 })
 
-# OpenAI caches prompts automatically from 1,024 tokens (in 128-token steps).
+# OpenAI caches prompts automatically from 1,024 tokens (in 128-token steps)
+# on the models that have a cached-input rate.
 PROVIDER_MIN_CACHEABLE: Final[Mapping[str, int]] = MappingProxyType({"openai": 1024})
 
 # Anthropic's per-model minimum cacheable prompt (prompt-caching docs), used
@@ -98,7 +99,9 @@ def complete(price: Price) -> Price:
             changes["cache_write_1h"] = price.input * mult.write_1h
     if not price.batch_discount and price.provider in BATCH_DISCOUNTS:
         changes["batch_discount"] = BATCH_DISCOUNTS[price.provider]
-    if price.min_cacheable_tokens is None:
+    # A model without a cache-read rate has no prompt caching to reach a minimum of.
+    caches = price.cache_read is not None or "cache_read" in changes
+    if price.min_cacheable_tokens is None and caches:
         minimum = min_cacheable_for(price.model, price.provider)
         if minimum is not None:
             changes["min_cacheable_tokens"] = minimum

@@ -51,7 +51,7 @@ _ROLES = ("developer", "system", "user", "assistant", "tool", "function")
 _CUSTOM_CODES = frozenset({"budget_exceeded", "loop_detected"})
 # Delta fields that carry generated text (the last two: OpenAI-compatible
 # upstreams that stream reasoning separately).
-_TEXT_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")
+_TEXT_FIELDS = frozenset({"content", "refusal", "reasoning_content", "reasoning"})
 # Request headers that only make sense with the client's own OpenAI key.
 _PASSTHROUGH_HEADERS = ("openai-organization", "openai-project")
 
@@ -265,17 +265,27 @@ def _usage(usage: Mapping[str, Any]) -> Usage:
 
 
 def _delta_chars(delta: dict[str, Any]) -> int:
-    chars = sum(len(v) for name in _TEXT_FIELDS if isinstance(v := delta.get(name), str))
-    functions = [delta.get("function_call")]
-    calls = delta.get("tool_calls")
-    if isinstance(calls, list):
-        functions += [call.get("function") for call in calls if isinstance(call, dict)]
-    for function in functions:
-        if isinstance(function, dict):
-            chars += sum(
-                len(v) for name in ("name", "arguments") if isinstance(v := function.get(name), str)
-            )
+    chars = 0
+    for key, value in delta.items():
+        if isinstance(value, str):
+            if key in _TEXT_FIELDS:
+                chars += len(value)
+        elif key == "tool_calls" and isinstance(value, list):
+            for call in value:
+                if isinstance(call, dict):
+                    chars += _function_chars(call.get("function"))
+        elif key == "function_call":
+            chars += _function_chars(value)
     return chars
+
+
+def _function_chars(function: Any) -> int:
+    if not isinstance(function, dict):
+        return 0
+    name, arguments = function.get("name"), function.get("arguments")
+    return (len(name) if isinstance(name, str) else 0) + (
+        len(arguments) if isinstance(arguments, str) else 0
+    )
 
 
 def _check_message(message: dict[str, Any], path: str) -> None:
