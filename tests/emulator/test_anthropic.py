@@ -14,7 +14,7 @@ from tests.emulator.conftest import long_text
 
 ENCODING = get_encoding("o200k_base")
 HEADERS = {"anthropic-version": "2023-06-01", "x-api-key": "sk-ant-test"}
-SONNET = "claude-sonnet-4-5"
+SONNET = "claude-sonnet-4-6"
 LOOKUP = {
     "name": "lookup_order",
     "description": "Find an order.",
@@ -70,7 +70,8 @@ def test_sdk_stream_helper_matches_create(claude: anthropic.Anthropic, tag: str)
     with claude.messages.stream(**kwargs) as stream:
         final = stream.get_final_message()
     plain = claude.messages.create(**kwargs)
-    assert final.content == plain.content
+    assert [b.model_dump(include={"type", "text"}) for b in final.content] == [
+        b.model_dump(include={"type", "text"}) for b in plain.content]
     assert final.usage.output_tokens == plain.usage.output_tokens
     assert final.usage.input_tokens == plain.usage.input_tokens
     assert final.stop_reason == plain.stop_reason == "end_turn"
@@ -141,7 +142,7 @@ def test_below_minimum_is_not_cached(claude: anthropic.Anthropic, tag: str) -> N
 
 
 def test_minimum_depends_on_model(claude: anthropic.Anthropic, tag: str) -> None:
-    # ~2,800 tokens: enough for Sonnet 4.5 (1,024), not for Haiku 4.5 (4,096).
+    # ~2,800 tokens: enough for Sonnet 4.6 (1,024), not for Haiku 4.5 (4,096).
     system = cached_system(tag, 2000)
     sonnet = claude.messages.create(model=SONNET, max_tokens=20, system=system,  # type: ignore[arg-type]
                                     messages=[{"role": "user", "content": "q"}])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,13 +35,37 @@ class Stack:
         return httpx.get(f"{self.emulator}/emulator/stats").json()
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("stack")
+    def ledger(self, expected: int, timeout: float = 30.0) -> list[dict]:
+        """All ledger rows, once `expected` of them have been flushed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = httpx.get(f"{self.gateway}/fleetcost/v1/calls",
+                             params={"limit": expected + 1000}).json()
+            if len(rows) >= expected or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def run_stack(
+    tmp: Path, emulator_args: tuple[str, ...] = (), config: str | None = None
+) -> Iterator[Stack]:
+    """Start an emulator and a gateway in front of it, each its own process."""
     eport, gport = free_port(), free_port()
     db = tmp / "ledger.db"
-    with fleetcost_process(["emulate", "--port", str(eport), "--seed", "3"], eport) as emu:
+    emu_cmd = ["emulate", "--port", str(eport), "--seed", "3", *emulator_args]
+    with fleetcost_process(emu_cmd, eport) as emu:
         args = ["serve", "--port", str(gport), "--upstream", f"openai={emu}",
                 "--upstream", f"anthropic={emu}"]
+        if config is not None:
+            cfg = tmp / "fleetcost.toml"
+            cfg.write_text(config)
+            args += ["--config", str(cfg)]
         with fleetcost_process(args, gport, env={"FLEETCOST_DB": str(db)}) as gw:
             yield Stack(emulator=emu, gateway=gw, db=db)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with run_stack(tmp_path_factory.mktemp("stack")) as s:
+        yield s

@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `fleetcost prices | head`: the reader left; exit quietly like other CLI tools.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
