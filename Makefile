@@ -23,6 +23,8 @@ demo: $(VENV)/.installed-runtime
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/mypy --strict src/fleetcost/pricing src/fleetcost/pipeline src/fleetcost/storage
+	$(BIN)/mypy src/fleetcost
 
 test: $(VENV)/.installed-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

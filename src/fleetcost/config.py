@@ -25,7 +25,7 @@ class _Strict(BaseModel):
 
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
-    port: int = Field(4000, ge=0, le=65535)
+    port: int = Field(default=4000, ge=0, le=65535)
     # Environment variable holding the admin key for /fleetcost/v1/...; when
     # unset, the admin API answers loopback clients only.
     admin_key_env: str = "FLEETCOST_ADMIN_KEY"
@@ -35,18 +35,18 @@ class StorageConfig(_Strict):
     kind: Literal["sqlite", "memory"] = "sqlite"
     path: str = "fleetcost.db"
     # The ledger writer flushes when this many records wait, or after flush_ms.
-    batch_size: int = Field(256, ge=1)
-    flush_ms: int = Field(50, ge=1)
+    batch_size: int = Field(default=256, ge=1)
+    flush_ms: int = Field(default=50, ge=1)
 
 
 class ProviderConfig(_Strict):
     kind: Literal["openai", "anthropic"]
     base_url: str
     api_key_env: str | None = None
-    timeout_s: float = Field(600.0, gt=0)
-    connect_timeout_s: float = Field(10.0, gt=0)
-    max_retries: int = Field(2, ge=0)
-    retry_backoff_s: float = Field(0.25, ge=0)
+    timeout_s: float = Field(default=600.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    retry_backoff_s: float = Field(default=0.25, ge=0)
 
 
 class ModelConfig(_Strict):
