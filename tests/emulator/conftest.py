@@ -65,8 +65,11 @@ def http(emulator: str) -> Iterator[httpx.Client]:
         yield client
 
 
-WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
-         "november oscar papa quebec romeo sierra tango uniform victor whiskey yankee zulu").split()
+WORDS = (
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
+    "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
+    "uniform", "victor", "whiskey", "yankee", "zulu",
+)
 
 
 def long_text(tag: str, words: int) -> str:

@@ -183,7 +183,8 @@ def test_moving_breakpoint_reads_last_turn_through_lookback(
 
     first_turn = turn(long_text(tag, 1200))
     one = claude.messages.create(model=SONNET, max_tokens=30, messages=[first_turn])
-    plain_first = {"role": "user", "content": [{"type": "text", "text": first_turn["content"][0]["text"]}]}
+    text = first_turn["content"][0]["text"]
+    plain_first = {"role": "user", "content": [{"type": "text", "text": text}]}
     reply = {"role": "assistant", "content": [{"type": "text", "text": one.content[0].text}]}  # type: ignore[union-attr]
     two = claude.messages.create(model=SONNET, max_tokens=30,
                                  messages=[plain_first, reply, turn("and then?")])

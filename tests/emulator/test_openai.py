@@ -87,6 +87,11 @@ def test_usage_is_counted_with_the_reported_tokenizer(oai: openai.OpenAI, tag: s
     assert usage.completion_tokens_details
     assert usage.completion_tokens_details.reasoning_tokens == 0
     assert done.choices[0].finish_reason == "stop"
+    with_tools = oai.chat.completions.create(model="gpt-4o-mini", messages=messages,  # type: ignore[arg-type]
+                                             tools=[WEATHER, SEARCH], tool_choice="none")  # type: ignore[list-item]
+    assert with_tools.usage is not None
+    assert with_tools.usage.prompt_tokens == count_messages(
+        messages, "gpt-4o-mini", tools=[WEATHER, SEARCH]).tokens
 
 
 def test_stream_without_include_usage_has_no_usage_chunk(http: httpx.Client, tag: str) -> None:
@@ -185,7 +190,7 @@ def _grid(tokens: int) -> int:
 
 def _common_prefix(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> int:
     tokens = Tokens()
-    sa, sb = openai_sequence(tokens, a, None), openai_sequence(tokens, b, None)
+    sa, sb = openai_sequence(tokens, a, None)[1], openai_sequence(tokens, b, None)[1]
     n = 0
     while n < min(len(sa), len(sb)) // 4 and sa[n * 4 : n * 4 + 4] == sb[n * 4 : n * 4 + 4]:
         n += 1

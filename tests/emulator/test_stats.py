@@ -72,8 +72,9 @@ def test_stats_equal_the_sum_of_returned_usage(tag: str) -> None:
         for i, (protocol, body) in enumerate(calls(tag)):
             stream = i % 2 == 1
             if protocol == "openai":
-                extra = {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
-                response = client.post("/v1/chat/completions", json={**body, **extra})
+                extra = {"stream": True, "stream_options": {"include_usage": True}}
+                response = client.post("/v1/chat/completions",
+                                       json={**body, **(extra if stream else {})})
                 usage = streamed_usage(response) if stream else response.json()["usage"]
                 counted = openai_usage(usage)
             else:

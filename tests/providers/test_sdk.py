@@ -28,7 +28,7 @@ from fleetcost.errors import (
 from fleetcost.providers import registry
 from fleetcost.providers.base import StreamTap
 
-from .conftest import CannedServer
+from .canned import CannedServer
 from .recorded import payload
 
 OPENAI = registry.get("openai")

@@ -208,7 +208,9 @@ def _tool_to_call(
 ) -> tuple[list[dict[str, Any]], str | None, list[str]] | None:
     """(tools, forced name, names) when this turn should call a tool, else None."""
     usable = [t for t in tools or () if isinstance(t.get("name"), str)]
-    choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), dict) else {}
+    choice: dict[str, Any] = body.get("tool_choice") or {}
+    if not isinstance(choice, dict):
+        raise BadRequest("tool_choice must be an object.", param="tool_choice")
     kind = choice.get("type", "auto")
     if not usable or kind == "none":
         return None

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
 
 from fleetcost.emulator.faults import FaultDraw
 from fleetcost.emulator.generate import Writer
@@ -25,11 +23,8 @@ from fleetcost.emulator.prompt import Tokens
 from fleetcost.emulator.settings import EmulatorSettings, ModelTable
 from fleetcost.emulator.stats import Stats
 from fleetcost.errors import FleetcostError
+from fleetcost.pricing.catalog import Catalog, load_catalog
 from fleetcost.types import Usage
-
-
-class _PriceLookup(Protocol):
-    def get(self, model: str) -> Any: ...
 
 
 class Emulator:
@@ -40,8 +35,7 @@ class Emulator:
         self.writer = Writer(tokens, settings.output_median, settings.output_sigma,
                              settings.output_max)
         self._catalog = _catalog()
-        self.context = Context(settings, tokens, self.writer, self.models,
-                               self.min_cacheable, _count_messages())
+        self.context = Context(settings, tokens, self.writer, self.models, self.min_cacheable)
         self.store = TTLStore(settings.max_prefix_entries)
         self.stats = Stats()
         self.faults = FaultDraw(settings.seed, settings.faults)
@@ -85,9 +79,11 @@ class Emulator:
         found = self._minimums.get(model)
         if found is None:
             price = self._catalog.get(model) if self._catalog is not None else None
-            found = getattr(price, "min_cacheable_tokens", None)
+            found = price.min_cacheable_tokens if price is not None else None
             if not found:
                 found = self.models.profile(model).min_cacheable_tokens
+            if len(self._minimums) >= 10_000:  # clients may send any model id
+                self._minimums.clear()
             self._minimums[model] = found
         return found
 
@@ -98,18 +94,10 @@ class Emulator:
         self.faults.reset()
 
 
-def _catalog() -> _PriceLookup | None:
-    """The price catalog if it can be loaded; the emulator also runs without one."""
+def _catalog() -> Catalog | None:
+    """The price catalog if it can be read; the emulator also runs without one."""
     try:
-        from fleetcost.pricing.catalog import load_catalog
         return load_catalog()
-    except (ImportError, FleetcostError):
+    except FleetcostError:
         return None
 
-
-def _count_messages() -> Callable[..., Any] | None:
-    try:
-        from fleetcost.pricing.tokens import count_messages
-    except ImportError:
-        return None
-    return count_messages

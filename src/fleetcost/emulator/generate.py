@@ -4,9 +4,9 @@ The answer to a request is drawn from a `random.Random` seeded with the
 request's digest and the run's seed, so the same request always gets the same
 answer, streamed or not, and a different seed gives a different fleet.
 
-Text is built from words that are each exactly one o200k token with a leading
-space (" the", " system"), plus one-token punctuation, so that a piece
-sequence of length N is a text of N tokens: the reported output count equals
+Text is built from sentences of words that are each exactly one o200k token
+with a leading space (" the", " system"), plus one-token punctuation, so that
+a piece sequence of length N is a text of N tokens: the reported output count equals
 the tokenizer's count of the text, and each streamed delta is one token. The
 final text is encoded once more to make that equality a checked fact rather
 than an assumption.
@@ -86,6 +86,7 @@ class Writer:
             if all(tokens.count(form) == 1 for form in (" " + w, " " + w.capitalize(),
                                                         w.capitalize()))
         )
+        self._sentences = _sentence_pool(self._words)
 
     def length(self, rng: random.Random) -> int:
         if not self._sigma:
@@ -107,25 +108,14 @@ class Writer:
         return Output(tuple(pieces), None, counted + thinking, thinking, truncated)
 
     def _pieces(self, rng: random.Random, count: int, close: bool) -> list[str]:
-        words = self._words
+        """`count` one-token pieces: whole sentences from the pool, the last one cut."""
+        rand, pool = rng.random, self._sentences
         pieces: list[str] = []
-        sentence = 0
-        target = rng.randint(6, 18)
         while len(pieces) < count:
-            remaining = count - len(pieces)
-            if sentence >= target and remaining > 1:
-                pieces.append("." if rng.random() < 0.85 else ",")
-                sentence, target = 0, rng.randint(6, 18)
-                continue
-            word = words[rng.randrange(len(words))]
-            if not pieces:
-                word = word.capitalize()
-            elif pieces[-1] == ".":
-                word = " " + word.capitalize()
-            else:
-                word = " " + word
-            pieces.append(word)
-            sentence += 1
+            pieces += pool[int(rand() * len(pool))]
+        del pieces[count:]
+        if pieces:
+            pieces[0] = pieces[0].lstrip()
         # A finished answer ends on a full stop (unless that would glue two
         # marks into one token); a truncated one stops mid-sentence.
         if close and count > 2 and pieces[-2] not in (".", ","):
@@ -148,6 +138,21 @@ class Writer:
         sent = "".join(output.fragments()[: events - 1])
         return (output.reasoning_tokens + self._tokens.count(output.tool.name)
                 + self._tokens.count(sent))
+
+
+def _sentence_pool(words: tuple[str, ...], size: int = 2048) -> tuple[tuple[str, ...], ...]:
+    """Sentences of 6-18 one-token words (sometimes with a comma), built once from a
+    fixed seed: an answer then costs one random draw per sentence, not per word."""
+    rng = random.Random(0)
+    pool = []
+    for _ in range(size):
+        length = rng.randint(6, 18)
+        sentence = [" " + rng.choice(words).capitalize()]
+        sentence += [" " + rng.choice(words) for _ in range(length - 1)]
+        if length > 9 and rng.random() < 0.4:
+            sentence.insert(rng.randint(3, length - 3), ",")
+        pool.append((*sentence, "."))
+    return tuple(pool)
 
 
 def tool_schema(tool: dict[str, Any]) -> dict[str, Any]:
@@ -177,12 +182,12 @@ def _value(rng: random.Random, schema: Any, words: tuple[str, ...], depth: int) 
 
 def _by_type(rng: random.Random, kind: str, schema: dict[str, Any],
              words: tuple[str, ...], depth: int) -> Any:
-    if kind == "integer":
-        low = int(schema.get("minimum", 0))
-        return rng.randint(low, max(low, int(schema.get("maximum", low + 100))))
-    if kind == "number":
-        low = float(schema.get("minimum", 0.0))
-        return round(rng.uniform(low, float(schema.get("maximum", low + 100.0))), 2)
+    if kind in ("integer", "number"):
+        low = _bound(schema, "minimum", 0.0)
+        high = max(low, _bound(schema, "maximum", low + 100.0))
+        if kind == "integer":
+            return rng.randint(math.ceil(low), max(math.ceil(low), math.floor(high)))
+        return round(rng.uniform(low, high), 2)
     if kind == "boolean":
         return rng.random() < 0.5
     if kind == "null":
@@ -190,11 +195,19 @@ def _by_type(rng: random.Random, kind: str, schema: dict[str, Any],
     if kind == "array":
         if depth > 3:
             return []
-        size = max(int(schema.get("minItems", 1)), rng.randint(1, 3))
+        size = max(int(_bound(schema, "minItems", 1)), rng.randint(1, 3))
         return [_value(rng, schema.get("items", {}), words, depth + 1) for _ in range(size)]
     if kind == "object":
         return {} if depth > 3 else _object(rng, schema, words, depth)
     return " ".join(rng.choice(words) for _ in range(rng.randint(1, 4)))
+
+
+def _bound(schema: dict[str, Any], key: str, default: float) -> float:
+    """A numeric schema keyword; a malformed one is ignored rather than fatal."""
+    value = schema.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    return float(value)
 
 
 def _object(rng: random.Random, schema: dict[str, Any], words: tuple[str, ...],

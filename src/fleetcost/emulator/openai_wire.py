@@ -77,11 +77,11 @@ class OpenAIDialect:
         digest = request_digest(body, ctx.settings.seed)
         rng = rng_for(digest)
         profile = ctx.models.profile(request.model)
-        sequence = sequence_of(ctx.tokens, request.messages, request.tools)
-        prompt_tokens = len(sequence) // 4
-        if ctx.count_messages is not None:
-            prompt_tokens = ctx.count_messages(
-                request.messages, request.model, tools=request.tools).tokens
+        tools_part, messages_part = sequence_of(ctx.tokens, request.messages, request.tools)
+        sequence = tools_part + messages_part
+        prompt_tokens = len(messages_part) // 4
+        if request.tools:
+            prompt_tokens += ctx.tokens.openai_tools(request.model, request.tools)
         ttl = ctx.settings.openai_cache_ttl
         if body.get("prompt_cache_retention") == "24h":
             ttl = max(ttl, 86400.0)
@@ -172,7 +172,8 @@ def _tool_to_call(
         return None
     names = [t["function"]["name"] for t in functions]
     if isinstance(choice, dict):
-        name = (choice.get("function") or {}).get("name")
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
         if name not in names:
             raise BadRequest(f"tool_choice names {name!r}, which is not in 'tools'.",
                              param="tool_choice")

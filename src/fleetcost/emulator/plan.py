@@ -75,9 +75,6 @@ class Context:
     writer: Writer
     models: ModelTable
     min_cacheable: Callable[[str], int]
-    # fleetcost.pricing.tokens.count_messages when installed: the gateway
-    # estimates with it, so reporting the same number keeps both in step.
-    count_messages: Callable[..., Any] | None = None
 
 
 class Dialect(Protocol):

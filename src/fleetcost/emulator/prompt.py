@@ -9,11 +9,16 @@ invalidates everything after it, as it does upstream.
 
 The serialisation follows OpenAI's chat format closely enough for counting
 (`<|im_start|>role<|im_sep|>content<|im_end|>` per message, three tokens of
-reply priming): 3 tokens per message plus the role plus the content, as in
-OpenAI's own counting recipe. Anthropic prompts use the same tokenizer and
-framing -- Claude's tokenizer is not public, so the emulator's Anthropic
-counts are o200k counts of the serialised prompt, a stand-in of the right
-size rather than Claude's exact numbers. Images count a fixed number of
+reply priming): 3 tokens per message plus its string fields, as in OpenAI's
+own counting recipe, so for text messages the count equals
+`pricing.tokens.count_messages` (which the gateway estimates with). Tool
+schemas are hashed as their JSON but counted by that module's rule. All
+counts use o200k, also for older cl100k models.
+
+Anthropic prompts use the same tokenizer and framing -- Claude's tokenizer
+is not public, so the emulator's Anthropic counts are o200k counts of the
+serialised prompt, a stand-in of the right size rather than Claude's exact
+numbers. Images count a fixed number of
 tokens (85 for OpenAI `detail: low`, 765 otherwise; 1,600 for Anthropic),
 since their pixel sizes are not known here.
 
@@ -32,6 +37,7 @@ from typing import Any
 import orjson
 
 from fleetcost.pricing.encodings import get_encoding
+from fleetcost.pricing.tokens import count_messages
 
 # Chat-format markers (o200k's ids for <|im_start|>, <|im_end|>, <|im_sep|>).
 _START = array("I", [200264]).tobytes()
@@ -41,18 +47,25 @@ _TOOLS = array("I", [200267]).tobytes()
 _IMAGE = 200268
 # The encoder refuses texts of a million characters; longer ones go in parts.
 _MAX_CHARS = 200_000
+_REPLY_PRIMING = 3
 OPENAI_CACHE_MIN = 1024
 OPENAI_CACHE_STEP = 128
 
 
 class Tokens:
-    """o200k encoder with a bounded memo of encoded segments (ids as uint32 bytes)."""
+    """o200k encoder with a bounded memo of encoded segments (ids as uint32 bytes).
 
-    def __init__(self, max_entries: int = 50_000) -> None:
+    The memo is bounded by size (text plus ids), oldest first out, so a
+    benchmark of endless distinct prompts cannot grow it without limit.
+    """
+
+    def __init__(self, max_bytes: int = 64 << 20) -> None:
         self._encoding = get_encoding("o200k_base")
         self._encode = self._encoding.encode_ordinary
         self._memo: dict[str, bytes] = {}
-        self._max = max_entries
+        self._tools: dict[tuple[str, bytes], int] = {}
+        self._max = max_bytes
+        self._size = 0
 
     def segment(self, text: str) -> bytes:
         hit = self._memo.get(text)
@@ -63,9 +76,23 @@ class Tokens:
             else:
                 ids = self._encode(text)
             hit = array("I", ids).tobytes()
-            if len(self._memo) >= self._max:
-                del self._memo[next(iter(self._memo))]
+            self._size += len(text) + len(hit)
+            while self._size > self._max and self._memo:
+                old = next(iter(self._memo))
+                self._size -= len(old) + len(self._memo.pop(old))
             self._memo[text] = hit
+        return hit
+
+    def openai_tools(self, model: str, tools: list[dict[str, Any]]) -> int:
+        """Tool-schema tokens by the gateway's rule (`pricing.tokens`), memoised: an
+        agent sends the same tools on every turn."""
+        key = (model, orjson.dumps(tools))
+        hit = self._tools.get(key)
+        if hit is None:
+            hit = count_messages([], model, tools=tools).tokens - _REPLY_PRIMING
+            if len(self._tools) >= 1024:
+                del self._tools[next(iter(self._tools))]
+            self._tools[key] = hit
         return hit
 
     def count(self, text: str) -> int:
@@ -98,10 +125,12 @@ class Block:
 
 
 def openai_sequence(tok: Tokens, messages: list[dict[str, Any]],
-                    tools: list[dict[str, Any]] | None) -> bytes:
-    parts: list[bytes] = []
+                    tools: list[dict[str, Any]] | None) -> tuple[bytes, bytes]:
+    """(tools part, messages part) of the prompt as the prefix cache reads it."""
+    tool_parts: list[bytes] = []
     for tool in tools or ():
-        parts += (_TOOLS, tok.segment(_dump(tool)))
+        tool_parts += (_TOOLS, tok.segment(_dump(tool)))
+    parts: list[bytes] = []
     for message in messages:
         parts += (_START, tok.segment(str(message.get("role"))), _SEP)
         for key, value in message.items():
@@ -109,15 +138,22 @@ def openai_sequence(tok: Tokens, messages: list[dict[str, Any]],
                 parts += _openai_content(tok, value)
             elif key == "tool_calls" and isinstance(value, list):
                 for call in value:
-                    function = call.get("function") or {}
-                    parts.append(tok.segment(str(function.get("name", ""))))
-                    parts.append(tok.segment(str(function.get("arguments", ""))))
+                    parts += _openai_call(tok, call.get("function") or {})
+            elif key == "function_call" and isinstance(value, dict):
+                parts += _openai_call(tok, value)
             elif key != "role" and isinstance(value, str):
                 # name, tool_call_id: the model reads them too (a name costs one more).
                 parts.append(tok.segment(value) + (_SEP if key == "name" else b""))
         parts.append(_END)
     parts += (_START, tok.segment("assistant"), _SEP)
-    return b"".join(parts)
+    return b"".join(tool_parts), b"".join(parts)
+
+
+def _openai_call(tok: Tokens, function: dict[str, Any]) -> list[bytes]:
+    arguments = function.get("arguments", "")
+    if not isinstance(arguments, str):
+        arguments = _dump(arguments)
+    return [tok.segment(str(function.get("name", ""))), tok.segment(arguments)]
 
 
 def _openai_content(tok: Tokens, content: Any) -> list[bytes]:

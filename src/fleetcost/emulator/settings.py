@@ -111,6 +111,8 @@ class ModelTable:
     def profile(self, model: str) -> ModelProfile:
         found = self._memo.get(model)
         if found is None:
+            if len(self._memo) >= 10_000:  # clients may send any model id
+                self._memo.clear()
             found = self._memo[model] = self._resolve(model)
         return found
 

@@ -69,11 +69,16 @@ class StreamTap(Protocol):
 
 class WireAdapter(Protocol):
     kind: WireKind
-    # Path of the chat endpoint, relative to a provider's base URL.
+    # Path of the chat endpoint, relative to a provider's base URL. Each kind
+    # follows its own SDK's base-URL convention: OpenAI's ends in `/v1`
+    # (so "/chat/completions"), Anthropic's is the bare host ("/v1/messages").
     chat_path: str
 
     def parse_request(self, body: bytes) -> ChatRequest: ...
 
+    # `request.body` re-serialised with `model` and the protocol's own needs
+    # (OpenAI streams: include_usage; both: fleetcost metadata keys removed).
+    # `request.body` itself is never mutated, so a fallback can call it again.
     def upstream_body(self, request: ChatRequest, model: str) -> bytes: ...
 
     def upstream_headers(

@@ -21,8 +21,9 @@ import orjson
 from fleetcost.errors import BadRequest, UpstreamError
 
 # Body `metadata` keys that fleetcost reads for attribution (the same meaning
-# as the X-Fleetcost-* headers). Providers reject unknown metadata keys, so
-# these never travel upstream.
+# as the X-Fleetcost-* headers). They never travel upstream: Anthropic accepts
+# only `user_id` in metadata, and OpenAI accepts metadata only with
+# `store: true` (where ours would also eat into its 16-key limit).
 FLEETCOST_METADATA_KEYS = frozenset({"tenant", "agent", "session", "task", "parent"})
 
 
@@ -33,9 +34,7 @@ def load_object(body: bytes) -> dict[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise BadRequest(
-            f"Request body must be a JSON object, not {type_name(data)}."
-        )
+        raise BadRequest(f"Request body must be a JSON object, not {type_name(data)}.")
     return data
 
 
@@ -136,9 +135,8 @@ def string_metadata(meta: dict[str, Any] | None) -> dict[str, str]:
 def without_fleetcost_metadata(body: dict[str, Any]) -> dict[str, Any]:
     """A shallow copy of `body` whose `metadata` lacks fleetcost's own keys.
 
-    `metadata` is dropped altogether when nothing else is left, because both
-    providers treat an empty object differently from an absent one (OpenAI
-    still demands `store`).
+    `metadata` is dropped altogether when nothing else is left: an absent
+    field is the one form every provider accepts without conditions.
     """
     meta = body.get("metadata")
     out = dict(body)
