@@ -43,13 +43,15 @@ def wait_healthy(
 
 @contextlib.contextmanager
 def fleetcost_process(
-    args: list[str], port: int, *, cwd: Path | None = None, env: dict[str, str] | None = None
+    args: list[str], port: int, *, cwd: Path | None = None, env: dict[str, str] | None = None,
+    log_path: Path | None = None,
 ) -> Iterator[str]:
     """Run `fleetcost ARGS` (which must listen on `port`); yield its base URL."""
     full_env = {**os.environ, **(env or {})}
     # Output goes to a file, not a pipe: nobody reads a pipe while the test
     # runs, and a chatty server would block once its buffer filled.
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
+    # (closed in the finally below)
+    log = log_path.open("w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "fleetcost.cli.main", *args],
         cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT,

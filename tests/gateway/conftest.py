@@ -48,7 +48,8 @@ class Stack:
 
 @contextlib.contextmanager
 def run_stack(
-    tmp: Path, emulator_args: tuple[str, ...] = (), config: str | None = None
+    tmp: Path, emulator_args: tuple[str, ...] = (), config: str | None = None,
+    gateway_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     """Start an emulator and a gateway in front of it, each its own process."""
     eport, gport = free_port(), free_port()
@@ -61,7 +62,8 @@ def run_stack(
             cfg = tmp / "fleetcost.toml"
             cfg.write_text(config)
             args += ["--config", str(cfg)]
-        with fleetcost_process(args, gport, env={"FLEETCOST_DB": str(db)}) as gw:
+        with fleetcost_process(args, gport, env={"FLEETCOST_DB": str(db), **(gateway_env or {})},
+                               log_path=tmp / "gateway.log") as gw:
             yield Stack(emulator=emu, gateway=gw, db=db)
 
 
