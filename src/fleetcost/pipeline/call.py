@@ -50,9 +50,7 @@ async def open_upstream(
         wait: float | None = None
         try:
             resp = await ctx.upstream.post(
-                dep.url, headers, body,
-                read_timeout=cfg.timeout_s, connect_timeout=cfg.connect_timeout_s,
-            )
+dep.url, headers, body, timeout=dep.timeout)
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = UpstreamError(
                 f"upstream {dep.name} unreachable: {type(exc).__name__}",

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import aiohttp
+
 from fleetcost.config import ProviderConfig, Settings
-from fleetcost.pipeline.upstream import UpstreamClient
+from fleetcost.pipeline.upstream import UpstreamClient, timeout_for
 from fleetcost.pricing.catalog import Catalog, price_from_dict
 from fleetcost.providers import registry
 from fleetcost.providers.base import WireAdapter
@@ -30,6 +32,7 @@ class Deployment:
     adapter: WireAdapter
     url: str
     api_key: str | None
+    timeout: aiohttp.ClientTimeout
 
 
 def _deployment(name: str, cfg: ProviderConfig) -> Deployment:
@@ -39,7 +42,8 @@ def _deployment(name: str, cfg: ProviderConfig) -> Deployment:
     path = adapter.chat_path if adapter.chat_path.startswith("/v1/") else "/v1" + adapter.chat_path
     key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
     return Deployment(name=name, config=cfg, adapter=adapter, url=base + path,
-                      api_key=key or None)
+                      api_key=key or None,
+                      timeout=timeout_for(cfg.timeout_s, cfg.connect_timeout_s))
 
 
 @dataclass

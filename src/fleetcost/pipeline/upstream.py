@@ -30,14 +30,15 @@ class UpstreamClient:
             self._session = None
 
     async def post(
-        self, url: str, headers: dict[str, str], body: bytes, *,
-        read_timeout: float, connect_timeout: float,
+        self, url: str, headers: dict[str, str], body: bytes, *, timeout: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
         """Send a POST; the caller reads the body and must `release()` the response."""
         if self._session is None:
             await self.start()
         assert self._session is not None
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=read_timeout
-        )
         return await self._session.post(url, data=body, headers=headers, timeout=timeout)
+
+
+def timeout_for(read_timeout: float, connect_timeout: float) -> aiohttp.ClientTimeout:
+    """Per-read and connect limits, no total: a long stream is not a slow one."""
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout)

@@ -34,8 +34,8 @@ class SSEDecoder:
         self._buf = b""
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        buf = self._buf + chunk
-        if b"\r\n" in buf:
+        buf = self._buf + chunk if self._buf else chunk
+        if b"\r" in buf:
             buf = buf.replace(b"\r\n", b"\n")
         events: list[SSEEvent] = []
         start = 0
@@ -57,6 +57,20 @@ class SSEDecoder:
 
 
 def _parse(raw: bytes) -> SSEEvent:
+    # Fast paths for the two shapes providers actually send: a lone `data:`
+    # line (OpenAI) and `event:` + `data:` (Anthropic). They skip the general
+    # line loop, which dominated the per-event cost of relaying a stream.
+    end = len(raw) - 2
+    if raw.startswith(b"data: ") and raw.find(b"\n", 6) == end:
+        return SSEEvent(raw=raw, event=None, data=raw[6:end])
+    if raw.startswith(b"event: "):
+        nl = raw.find(b"\n", 7)
+        if raw.startswith(b"data: ", nl + 1) and raw.find(b"\n", nl + 7) == end:
+            return SSEEvent(raw=raw, event=raw[7:nl].strip().decode(), data=raw[nl + 7 : end])
+    return _parse_general(raw)
+
+
+def _parse_general(raw: bytes) -> SSEEvent:
     event: str | None = None
     data_lines: list[bytes] = []
     for line in raw.split(b"\n"):

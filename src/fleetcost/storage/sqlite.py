@@ -8,6 +8,7 @@ of calls per second. Readers open their own connections.
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -26,16 +27,21 @@ _INSERT = (
 _BOOL_FIELDS = frozenset({"escalated", "batch"})
 
 
-def _to_row(rec: CallRecord) -> tuple[Any, ...]:
-    out: list[Any] = []
-    for name in LEDGER_FIELDS:
-        value = getattr(rec, name)
-        if isinstance(value, Decimal):
-            value = str(value)
-        elif name in _BOOL_FIELDS:
-            value = int(value)
-        out.append(value)
-    return tuple(out)
+_FIELDS_OF = operator.attrgetter(*LEDGER_FIELDS)
+_MONEY_AT = tuple(LEDGER_FIELDS.index(n) for n in ("cost_usd", "saved_usd"))
+_BOOL_AT = tuple(LEDGER_FIELDS.index(n) for n in sorted(_BOOL_FIELDS))
+
+
+def _to_row(rec: CallRecord) -> list[Any]:
+    # Runs once per call on the writer thread while holding the GIL, so it
+    # converts only the few fields SQLite cannot take as they are.
+    row = list(_FIELDS_OF(rec))
+    for i in _MONEY_AT:
+        if row[i] is not None:
+            row[i] = str(row[i])
+    for i in _BOOL_AT:
+        row[i] = int(row[i])
+    return row
 
 
 def _from_row(row: sqlite3.Row) -> CallRecord:
