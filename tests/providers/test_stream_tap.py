@@ -91,7 +91,7 @@ def run(tap: StreamTap, pieces: list[bytes]) -> bytes:
     return out + tap.finish()
 
 
-def check(expect: Expect, tap: StreamTap, forwarded: bytes) -> None:
+def check(expect: Expect, tap: StreamTap, forwarded: bytes, *, exact_chars: bool = False) -> None:
     assert forwarded == expect.forwarded
     assert tap.usage == expect.usage
     assert tap.usage_final
@@ -99,13 +99,19 @@ def check(expect: Expect, tap: StreamTap, forwarded: bytes) -> None:
     assert tap.finish_reason == expect.finish_reason
     assert tap.first_token
     assert tap.error is None
-    assert tap.partial_output_chars() == expect.chars
+    if exact_chars:
+        assert tap.partial_output_chars() == expect.chars
+    else:
+        # Once a tap has decoded one delta it counts later plain-delta blocks
+        # by their size, without decoding: an estimate (it only prices
+        # streams cut short), held to a quarter of the truth.
+        assert abs(tap.partial_output_chars() - expect.chars) <= expect.chars / 4 + 8
 
 
 @pytest.mark.parametrize("expect", CASES, ids=IDS)
 def test_whole_stream_in_one_read(expect: Expect) -> None:
     tap = expect.tap()
-    check(expect, tap, run(tap, [payload(expect.fixture)]))
+    check(expect, tap, run(tap, [payload(expect.fixture)]), exact_chars=True)
 
 
 @pytest.mark.parametrize("expect", CASES, ids=IDS)

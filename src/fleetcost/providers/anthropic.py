@@ -44,7 +44,7 @@ from fleetcost.providers.errors import (
     without_fleetcost_metadata,
     wrong_type,
 )
-from fleetcost.providers.sse import SSEDecoder, SSEEvent, encode_event
+from fleetcost.providers.sse import SSEDecoder, SSEEvent, encode_event, split_events
 from fleetcost.types import Usage, WireKind
 
 DEFAULT_VERSION = "2023-06-01"
@@ -189,14 +189,17 @@ class AnthropicStreamTap:
     """
 
     __slots__ = (
-        "_chars", "_decoder", "_fields", "error", "finish_reason", "first_token", "model",
-        "usage", "usage_final",
+        "_chars", "_decoder", "_fields", "_kind", "_overhead", "error", "finish_reason",
+        "first_token", "model", "usage", "usage_final",
     )
 
     def __init__(self) -> None:
         self._decoder = SSEDecoder()
         self._fields: dict[str, Any] = {}
         self._chars = 0
+        # Bytes around the text of one delta event, learnt from the first one.
+        self._overhead: int | None = None
+        self._kind = b""  # the delta type `_overhead` was learnt from
         self.usage: Usage | None = None
         self.usage_final = False
         self.model: str | None = None
@@ -205,7 +208,20 @@ class AnthropicStreamTap:
         self.error: str | None = None
 
     def feed(self, chunk: bytes) -> bytes:
-        return self._forward(self._decoder.feed(chunk))
+        block = self._decoder.take_complete(chunk)
+        if not block:
+            return b""
+        n = block.count(b"\n\n")
+        if (self._overhead is not None and block.count(b"event: content_block_delta") == n
+                and block.count(self._kind) == n
+                and b"message_" not in block and b"error" not in block):
+            # Text deltas only: nothing to read but their size. A false alarm
+            # (those words in generated text) only takes the exact path below.
+            self._chars += max(len(block) - n * self._overhead, 0)
+            return block
+        for event in split_events(block):
+            self._read(event)
+        return block
 
     def finish(self) -> bytes:
         return self._forward(self._decoder.flush())
@@ -224,7 +240,12 @@ class AnthropicStreamTap:
         name = event.event
         if name == "content_block_delta":
             self.first_token = True
-            self._chars += _delta_chars(event.data)
+            chars, kind = _delta_chars(event.data)
+            self._chars += chars
+            if chars and kind != self._kind:
+                # Framing differs per delta type (text vs tool JSON): relearn it.
+                self._overhead, self._kind = len(event.raw) - chars, kind
+
         elif name in ("message_start", "message_delta", "error") or (
             name is None and event.data
         ):
@@ -257,7 +278,7 @@ class AnthropicStreamTap:
         elif kind == "content_block_delta":
             # Only reached for an event that arrived without its `event:` line.
             self.first_token = True
-            self._chars += _delta_chars(data)
+            self._chars += _delta_chars(data)[0]
 
     def _merge(self, usage: Any) -> None:
         """Later usage blocks are cumulative: non-null fields replace earlier ones."""
@@ -285,18 +306,20 @@ def _usage(usage: Mapping[str, Any]) -> Usage:
     )
 
 
-def _delta_chars(data: bytes) -> int:
+def _delta_chars(data: bytes) -> tuple[int, bytes]:
+    """Characters a delta adds, and its type as it appears quoted in the bytes."""
     try:
         payload = orjson.loads(data)
     except orjson.JSONDecodeError:
-        return 0
+        return 0, b""
     delta = payload.get("delta") if isinstance(payload, dict) else None
     if not isinstance(delta, dict):
-        return 0
+        return 0, b""
     kind = delta.get("type")
     field = _DELTA_TEXT.get(kind) if isinstance(kind, str) else None
     value = delta.get(field) if field else None
-    return len(value) if isinstance(value, str) else 0
+    quoted = b'"' + str(kind).encode() + b'"'
+    return (len(value) if isinstance(value, str) else 0), quoted
 
 
 def _check_message(message: dict[str, Any], path: str) -> None:

@@ -43,7 +43,7 @@ from fleetcost.providers.errors import (
     without_fleetcost_metadata,
     wrong_type,
 )
-from fleetcost.providers.sse import SSEDecoder, SSEEvent, encode_event
+from fleetcost.providers.sse import SSEDecoder, SSEEvent, encode_event, split_events
 from fleetcost.types import Usage, WireKind
 
 _ROLES = ("developer", "system", "user", "assistant", "tool", "function")
@@ -177,7 +177,7 @@ class OpenAIStreamTap:
     """
 
     __slots__ = (
-        "_chars", "_decoder", "_drop_usage", "error", "finish_reason", "first_token",
+        "_chars", "_decoder", "_drop_usage", "_overhead", "error", "finish_reason", "first_token",
         "model", "usage", "usage_final",
     )
 
@@ -185,6 +185,9 @@ class OpenAIStreamTap:
         self._decoder = SSEDecoder()
         self._drop_usage = not client_wants_usage
         self._chars = 0
+        # Bytes of JSON around the text in a content chunk, learnt from the
+        # first decoded one; lets mid-stream chunks be counted without decoding.
+        self._overhead: int | None = None
         self.usage: Usage | None = None
         self.usage_final = False
         self.model: str | None = None
@@ -193,7 +196,15 @@ class OpenAIStreamTap:
         self.error: str | None = None
 
     def feed(self, chunk: bytes) -> bytes:
-        return self._forward(self._decoder.feed(chunk))
+        block = self._decoder.take_complete(chunk)
+        if not block:
+            return b""
+        if self._overhead is not None and _plain_block(block):
+            # Only more generated text: forward as is, estimate its characters.
+            n = block.count(b"\n\n")
+            self._chars += max(len(block) - n * self._overhead, n)
+            return block
+        return self._forward(split_events(block))
 
     def finish(self) -> bytes:
         return self._forward(self._decoder.flush())
@@ -221,7 +232,14 @@ class OpenAIStreamTap:
             self.model = _str_or_none(chunk.get("model"))
         choices = chunk.get("choices")
         if choices and isinstance(choices, list):
+            before = self._chars
             self._read_choices(choices)
+            added = self._chars - before
+            # Learn the framing size from a plain fragment, not from a first
+            # chunk that also carries a role, an id or a tool's name.
+            if (self._overhead is None and added and len(choices) == 1
+                    and b'"role"' not in data and b'"name"' not in data):
+                self._overhead = len(event.raw) - added
         usage = chunk.get("usage")
         if isinstance(usage, dict):
             self.usage = _usage(usage)
@@ -246,6 +264,16 @@ class OpenAIStreamTap:
             reason = choice.get("finish_reason")
             if isinstance(reason, str):
                 self.finish_reason = reason
+
+
+def _plain_block(block: bytes) -> bool:
+    """Every event in the block is a data chunk still generating (no finish, usage, error)."""
+    return (
+        block.count(b'"finish_reason":null') == block.count(b"\n\n")
+        and b'"usage":{' not in block
+        and b'"usage": {' not in block
+        and b'"error"' not in block
+    )
 
 
 def _usage(usage: Mapping[str, Any]) -> Usage:

@@ -34,19 +34,23 @@ class SSEDecoder:
         self._buf = b""
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
+        return split_events(self.take_complete(chunk))
+
+    def take_complete(self, chunk: bytes) -> bytes:
+        """Buffer `chunk`; return every complete event so far as one block of bytes.
+
+        Taps that can tell from a few byte scans that a block holds nothing
+        they track forward it without splitting it into events at all.
+        """
         buf = self._buf + chunk if self._buf else chunk
         if b"\r" in buf:
             buf = buf.replace(b"\r\n", b"\n")
-        events: list[SSEEvent] = []
-        start = 0
-        while True:
-            end = buf.find(b"\n\n", start)
-            if end < 0:
-                break
-            events.append(_parse(buf[start : end + 2]))
-            start = end + 2
-        self._buf = buf[start:]
-        return events
+        end = buf.rfind(b"\n\n")
+        if end < 0:
+            self._buf = buf
+            return b""
+        self._buf = buf[end + 2 :]
+        return buf[: end + 2]
 
     def flush(self) -> list[SSEEvent]:
         """Whatever is left when the stream ends (a final event without its blank line)."""
@@ -54,6 +58,18 @@ class SSEDecoder:
         if rest.strip():
             return [_parse(rest if rest.endswith(b"\n") else rest + b"\n")]
         return []
+
+
+def split_events(block: bytes) -> list[SSEEvent]:
+    """Split a block of complete events (as from `take_complete`)."""
+    events: list[SSEEvent] = []
+    start = 0
+    while True:
+        end = block.find(b"\n\n", start)
+        if end < 0:
+            return events
+        events.append(_parse(block[start : end + 2]))
+        start = end + 2
 
 
 def _parse(raw: bytes) -> SSEEvent:
