@@ -8,6 +8,7 @@ where concrete stores and the upstream client are chosen.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -85,6 +86,12 @@ class GatewayApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.ctx.upstream.start()
+                # Everything alive now (modules, catalog, tokenizer tables) lives
+                # for the whole process: moving it out of the collector's view
+                # took full collections from ~31 ms to none in the benchmark,
+                # and the p99.9 at 500 req/s from 35 ms to 6.5 ms.
+                gc.collect()
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.shutdown()
