@@ -38,3 +38,43 @@ class UsageLog(Protocol):
     def count(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """One stored answer of the exact response cache.
+
+    `body` is exactly what the client received (a JSON body, or the SSE bytes
+    of a stream), so a hit replays it byte for byte. `cost_usd` is what the
+    original call cost: a hit records it as `saved_usd`.
+    """
+
+    key: str
+    tenant: str
+    created: float  # unix seconds
+    expires: float  # unix seconds
+    model: str
+    stream: bool
+    body: bytes
+    cost_usd: str | None  # exact decimal string; None when the model was unpriced
+    tags: tuple[str, ...] = ()
+
+
+class CacheStore(Protocol):
+    """Exact-match response cache.
+
+    `get` is called on the request path and must be fast (an indexed lookup);
+    it never returns an expired entry. `put` replaces an entry with the same
+    key. `invalidate` drops every entry carrying a tag (per tenant) and
+    returns how many went.
+    """
+
+    def get(self, key: str, now: float) -> CacheEntry | None: ...
+
+    def put(self, entry: CacheEntry) -> None: ...
+
+    def invalidate(self, tenant: str, tag: str) -> int: ...
+
+    def hit(self, key: str) -> None: ...
+
+    def close(self) -> None: ...
