@@ -58,6 +58,18 @@ class ModelConfig(_Strict):
     price: dict[str, str] | None = None
 
 
+class CacheConfig(_Strict):
+    # on | off | read-only | write-only; X-Fleetcost-Cache overrides it per request.
+    mode: Literal["on", "off", "read-only", "write-only"] = "on"
+    ttl_s: float = Field(default=3600.0, gt=0)
+    # Cache answers of sampled requests (temperature > 0 or unset, and no seed)?
+    cache_sampled: bool = False
+    # Cache file for storage.kind = "sqlite"; default: beside the ledger.
+    path: str | None = None
+    # Bound on entries for storage.kind = "memory".
+    max_entries: int = Field(default=100_000, ge=1)
+
+
 class PricingConfig(_Strict):
     # Extra catalog file (written by `fleetcost prices import`), merged over the bundled one.
     catalog: str | None = None
@@ -81,6 +93,7 @@ class Settings(_Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=_default_providers)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     pricing: PricingConfig = PricingConfig()
+    cache: CacheConfig = CacheConfig()
 
     def with_upstreams(self, upstreams: dict[str, str]) -> Settings:
         """Apply `--upstream NAME=URL`: repoint a provider (or add one of that kind)."""

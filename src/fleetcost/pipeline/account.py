@@ -37,7 +37,9 @@ def account(state: CallState, ctx: GatewayContext) -> CallRecord:
     usage = state.usage or Usage()
     price = state.price
     amount: Decimal | None = cost(usage, price) if price is not None else None
-    if price is None and state.upstream_model:
+    if state.response_cache == "exact":
+        amount = Decimal(0)  # answered from our cache: the provider billed nothing
+    elif price is None and state.upstream_model:
         log.warning("model %s has no price: call %s recorded as unpriced",
                     state.upstream_model, state.call_id)
     ident = state.identity
@@ -57,8 +59,9 @@ def account(state: CallState, ctx: GatewayContext) -> CallRecord:
         cached_tokens=usage.cached_tokens,
         cache_write_tokens=usage.cache_write_tokens,
         cache_status=cache_status(usage, price),
-        response_cache="bypass",
+        response_cache=state.response_cache,
         cost_usd=amount,
+        saved_usd=state.saved_usd,
         latency_ms=round((time.perf_counter() - state.started) * 1000, 3),
         ttft_ms=state.ttft_ms,
         outcome=state.outcome,

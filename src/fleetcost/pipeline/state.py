@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from fleetcost.providers.base import ChatRequest, WireAdapter
 from fleetcost.types import CallOutcome, Identity, Price, Usage
@@ -45,6 +46,9 @@ class CallState:
     answered_model: str | None = None
     ttft_ms: float | None = None
     outcome: CallOutcome = "success"
+    # Set by cache: exact | miss | bypass, and what a hit saved.
+    response_cache: str = "bypass"
+    saved_usd: Decimal = Decimal(0)
     error: str | None = None
     attempts: int = 0
 
