@@ -55,7 +55,22 @@ def route_table(app: GatewayApp) -> dict[tuple[str, str], Handler]:
         rows = await asyncio.to_thread(app.stores.usage_log.query, q)
         return Reply(200, [JSON], orjson.dumps([record_dict(r) for r in rows]))
 
-    return {("GET", PREFIX + "calls"): calls}
+    async def invalidate(scope: Scope, body: bytes) -> Reply:
+        """`POST /fleetcost/v1/cache/invalidate {"tag": "...", "tenant": "..."}`."""
+        if not _authorised(app, scope):
+            return _error(401, "admin API: missing or wrong admin key")
+        try:
+            req = orjson.loads(body)
+            tag, tenant = req["tag"], req.get("tenant", "default")
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return _error(400, 'body must be JSON {"tag": "...", "tenant": "..."}')
+        if not isinstance(tag, str) or not isinstance(tenant, str) or not tag:
+            return _error(400, "tag and tenant must be non-empty strings")
+        removed = await asyncio.to_thread(app.stores.cache.invalidate, tenant, tag)
+        return Reply(200, [JSON], orjson.dumps({"removed": removed}))
+
+    return {("GET", PREFIX + "calls"): calls,
+            ("POST", PREFIX + "cache/invalidate"): invalidate}
 
 
 def match_prefix(app: GatewayApp, scope: Scope) -> Handler | None:

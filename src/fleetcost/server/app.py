@@ -22,7 +22,9 @@ from fleetcost.pipeline.upstream import UpstreamClient
 from fleetcost.pricing.catalog import load_catalog
 from fleetcost.server import admin, handlers
 from fleetcost.server.io import BodyTooLarge, Scope, read_body, send_reply
-from fleetcost.storage.base import UsageLog
+from fleetcost.storage.base import CacheStore, UsageLog
+from fleetcost.storage.cache_memory import MemoryCacheStore
+from fleetcost.storage.cache_sqlite import SQLiteCacheStore
 from fleetcost.storage.memory import MemoryUsageLog
 from fleetcost.storage.sqlite import SQLiteUsageLog
 from fleetcost.storage.writer import LedgerWriter
@@ -35,12 +37,26 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 @dataclass
 class Stores:
     usage_log: UsageLog
+    cache: CacheStore
+
+    def close(self) -> None:
+        self.usage_log.close()
+        self.cache.close()
+
+
+def cache_path(settings: Settings) -> str:
+    if settings.cache.path:
+        return settings.cache.path
+    ledger = Path(settings.storage.path)
+    return str(ledger.with_name(ledger.stem + "-cache.db"))
 
 
 def open_stores(settings: Settings) -> Stores:
     if settings.storage.kind == "memory":
-        return Stores(usage_log=MemoryUsageLog())
-    return Stores(usage_log=SQLiteUsageLog(settings.storage.path))
+        return Stores(usage_log=MemoryUsageLog(),
+                      cache=MemoryCacheStore(settings.cache.max_entries))
+    return Stores(usage_log=SQLiteUsageLog(settings.storage.path),
+                  cache=SQLiteCacheStore(cache_path(settings)))
 
 
 class GatewayApp:
@@ -102,7 +118,7 @@ class GatewayApp:
         """Drain the ledger, then close the upstream client and the stores."""
         await self.writer.drain()
         await self.ctx.upstream.close()
-        self.stores.usage_log.close()
+        self.stores.close()
 
 
 def create_app(
