@@ -1,7 +1,7 @@
 """Cache stage: the exact response cache.
 
 A cache key is a hash of everything that can change the answer: the wire
-protocol, the upstream model the route chose, the tenant (answers never cross
+protocol, the model the client asked for, the tenant (answers never cross
 tenants), an optional prompt version, and the client's body minus the fields
 that only label or store the call (`metadata`, `user`, `store`). Attribution
 headers are not part of it, so two agents asking the same thing share an
@@ -63,7 +63,7 @@ def _tags(state: CallState) -> tuple[str, ...]:
 def cache_key(state: CallState, prompt_version: str) -> str:
     assert state.request is not None
     body = {k: v for k, v in state.request.body.items() if k not in UNKEYED}
-    head = "\x1f".join((state.adapter.kind, state.upstream_model or "", state.identity.tenant,
+    head = "\x1f".join((state.adapter.kind, state.request.model, state.identity.tenant,
                         prompt_version))
     digest = hashlib.blake2b(head.encode(), digest_size=20)
     digest.update(b"\x1e")

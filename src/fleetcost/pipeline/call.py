@@ -13,17 +13,16 @@ from __future__ import annotations
 import asyncio
 import random
 
-import aiohttp
-
 from fleetcost.errors import UpstreamError
 from fleetcost.pipeline.context import Deployment, GatewayContext
 from fleetcost.pipeline.state import CallState
+from fleetcost.pipeline.upstream import Response, UpstreamConnectionError
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 MAX_RETRY_AFTER_S = 10.0
 
 
-def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
+def _retry_after(resp: Response) -> float | None:
     value = resp.headers.get("retry-after")
     if value is None:
         return None
@@ -35,7 +34,7 @@ def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
 
 async def open_upstream(
     state: CallState, ctx: GatewayContext, dep: Deployment, body: bytes
-) -> aiohttp.ClientResponse:
+) -> Response:
     """Return a response with status 200, or raise `UpstreamError` after retries.
 
     The returned response's body has not been read: the caller reads it
@@ -49,9 +48,8 @@ async def open_upstream(
         state.attempts = attempt
         wait: float | None = None
         try:
-            resp = await ctx.upstream.post(
-dep.url, headers, body, timeout=dep.timeout)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            resp = await ctx.upstream.post(dep.url, headers, body, timeout=dep.timeout)
+        except (UpstreamConnectionError, TimeoutError) as exc:
             error = UpstreamError(
                 f"upstream {dep.name} unreachable: {type(exc).__name__}",
                 status=504 if isinstance(exc, TimeoutError) else 502, retryable=True,

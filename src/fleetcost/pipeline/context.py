@@ -13,13 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import aiohttp
-
 from fleetcost.config import ProviderConfig, Settings
-from fleetcost.pipeline.upstream import UpstreamClient, timeout_for
+from fleetcost.pipeline.upstream import Timeout, UpstreamClient, timeout_for
 from fleetcost.pricing.catalog import Catalog, price_from_dict
 from fleetcost.providers import registry
 from fleetcost.providers.base import WireAdapter
+from fleetcost.storage.base import CacheStore
 from fleetcost.types import CallRecord, Price
 
 RecordSink = Callable[[CallRecord], None]
@@ -32,7 +31,7 @@ class Deployment:
     adapter: WireAdapter
     url: str
     api_key: str | None
-    timeout: aiohttp.ClientTimeout
+    timeout: Timeout
 
 
 def _deployment(name: str, cfg: ProviderConfig) -> Deployment:
@@ -51,6 +50,7 @@ class GatewayContext:
     settings: Settings
     catalog: Catalog
     upstream: UpstreamClient
+    cache: CacheStore
     sinks: list[RecordSink] = field(default_factory=list)
     deployments: dict[str, Deployment] = field(default_factory=dict)
     _price_memo: dict[str, Price | None] = field(default_factory=dict)

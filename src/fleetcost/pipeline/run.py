@@ -8,21 +8,26 @@ iterator accounts the call when it ends, however it ends.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
-
-import aiohttp
+from decimal import Decimal
 
 from fleetcost.errors import FleetcostError, UpstreamError
 from fleetcost.pipeline.account import account, cost_header
+from fleetcost.pipeline.cache import CachePlan, entry_for, lookup, plan
 from fleetcost.pipeline.call import open_upstream
 from fleetcost.pipeline.context import Deployment, GatewayContext
 from fleetcost.pipeline.estimate import partial_usage
 from fleetcost.pipeline.identify import identify
 from fleetcost.pipeline.route import route
 from fleetcost.pipeline.state import CallState, Reply, StreamReply
+from fleetcost.pipeline.upstream import Response, UpstreamConnectionError
 from fleetcost.providers.base import StreamTap, WireAdapter
-from fleetcost.types import CallRecord
+from fleetcost.storage.base import CacheEntry
+from fleetcost.types import CallRecord, Usage
+
+log = logging.getLogger("fleetcost.pipeline")
 
 JSON = (b"content-type", b"application/json")
 SSE = (b"content-type", b"text/event-stream; charset=utf-8")
@@ -39,7 +44,7 @@ def _headers(state: CallState, record: CallRecord | None) -> list[tuple[bytes, b
         (b"x-fleetcost-call-id", state.call_id.encode()),
         (b"x-fleetcost-model", (state.answered_model or state.upstream_model or "").encode()),
         (b"x-fleetcost-route", (state.route_reason or "").encode()),
-        (b"x-fleetcost-cache", b"bypass"),
+        (b"x-fleetcost-cache", state.response_cache.encode()),
     ]
     if record is not None:
         out.append((b"x-fleetcost-cost-usd", cost_header(record)))
@@ -53,14 +58,54 @@ async def handle_chat(
     try:
         state.request = adapter.parse_request(body)
         identify(state)
+        cache = plan(state, ctx.settings.cache)
+        hit = lookup(ctx.cache, cache)
+        if hit is not None:
+            return _from_cache(state, ctx, hit)
         dep = route(state, ctx)
     except FleetcostError as exc:
         return error_reply(adapter, exc)
     assert state.upstream_model is not None
+    if cache.key is not None:
+        state.response_cache = "miss"
     upstream_body = adapter.upstream_body(state.request, state.upstream_model)
     if state.request.stream:
-        return await _streamed(state, ctx, dep, upstream_body)
-    return await _whole(state, ctx, dep, upstream_body)
+        return await _streamed(state, ctx, dep, upstream_body, cache)
+    return await _whole(state, ctx, dep, upstream_body, cache)
+
+
+def _from_cache(state: CallState, ctx: GatewayContext, hit: CacheEntry) -> Reply | StreamReply:
+    """Answer from the exact cache: nothing upstream, the original cost saved."""
+    state.response_cache = "exact"
+    state.saved_usd = Decimal(hit.cost_usd) if hit.cost_usd is not None else Decimal(0)
+    state.answered_model = hit.model
+    state.usage = Usage()
+    ctx.cache.hit(hit.key)
+    record = account(state, ctx)
+    if not hit.stream:
+        return Reply(200, [JSON, *_headers(state, record)], hit.body)
+    return StreamReply(200, [SSE, (b"cache-control", b"no-cache"), *_headers(state, record)],
+                       _replay(hit.body + b": fleetcost-cost-usd=0\n\n"))
+
+
+async def _replay(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+def _store(state: CallState, ctx: GatewayContext, cache: CachePlan, body: bytes,
+           record: CallRecord) -> None:
+    """Write the answer to the cache off the response path."""
+    if not cache.write or cache.key is None or state.outcome != "success":
+        return
+    cost = str(record.cost_usd) if record.cost_usd is not None else None
+    entry = entry_for(state, cache, body, ctx.settings.cache.ttl_s, cost)
+    future = asyncio.get_running_loop().run_in_executor(None, ctx.cache.put, entry)
+    future.add_done_callback(_log_failure)
+
+
+def _log_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("cache write failed: %s", future.exception())
 
 
 def _failed(state: CallState, ctx: GatewayContext, exc: UpstreamError) -> Reply:
@@ -72,13 +117,13 @@ def _failed(state: CallState, ctx: GatewayContext, exc: UpstreamError) -> Reply:
 
 
 async def _whole(
-    state: CallState, ctx: GatewayContext, dep: Deployment, body: bytes
+    state: CallState, ctx: GatewayContext, dep: Deployment, body: bytes, cache: CachePlan
 ) -> Reply:
     try:
         resp = await open_upstream(state, ctx, dep, body)
         try:
             payload = await resp.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (UpstreamConnectionError, TimeoutError) as exc:
             raise UpstreamError(f"upstream {dep.name} response cut: {type(exc).__name__}",
                                 status=502) from exc
         finally:
@@ -89,12 +134,13 @@ async def _whole(
     state.usage = parsed.usage
     state.answered_model = parsed.model
     record = account(state, ctx)
+    _store(state, ctx, cache, payload, record)
     extra = [(k.encode(), v.encode()) for k in FORWARDED if (v := resp.headers.get(k))]
     return Reply(200, [JSON, *_headers(state, record), *extra], payload)
 
 
 async def _streamed(
-    state: CallState, ctx: GatewayContext, dep: Deployment, body: bytes
+    state: CallState, ctx: GatewayContext, dep: Deployment, body: bytes, cache: CachePlan
 ) -> Reply | StreamReply:
     assert state.request is not None
     try:
@@ -103,11 +149,11 @@ async def _streamed(
         return _failed(state, ctx, exc)
     tap = state.adapter.stream_tap(state.request)
     headers = [SSE, (b"cache-control", b"no-cache"), *_headers(state, None)]
-    return StreamReply(200, headers, _relay(state, ctx, resp, tap))
+    return StreamReply(200, headers, _relay(state, ctx, resp, tap, cache))
 
 
 async def _relay(
-    state: CallState, ctx: GatewayContext, resp: aiohttp.ClientResponse, tap: StreamTap
+    state: CallState, ctx: GatewayContext, resp: Response, tap: StreamTap, cache: CachePlan
 ) -> AsyncIterator[bytes]:
     """Forward the upstream stream through the tap; account once at the end.
 
@@ -116,15 +162,20 @@ async def _relay(
     headers left before the cost was known.
     """
     completed = False
+    kept: list[bytes] | None = [] if cache.write and cache.key is not None else None
     try:
         async for chunk in resp.content.iter_any():
             out = tap.feed(chunk)
             if state.ttft_ms is None and tap.first_token:
                 state.ttft_ms = round((time.perf_counter() - state.started) * 1000, 3)
             if out:
+                if kept is not None:
+                    kept.append(out)
                 yield out
         tail = tap.finish()
         if tail:
+            if kept is not None:
+                kept.append(tail)
             yield tail
         if tap.finish_reason is None:
             state.outcome, state.error = "error", "upstream stream ended before completion"
@@ -132,7 +183,7 @@ async def _relay(
     except (GeneratorExit, asyncio.CancelledError):
         state.outcome = "cancelled"
         raise
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except (UpstreamConnectionError, TimeoutError) as exc:
         state.outcome, state.error = "error", f"upstream stream cut: {type(exc).__name__}"
     finally:
         if completed:
@@ -143,5 +194,7 @@ async def _relay(
         complete = state.outcome == "success" and tap.usage is not None
         state.usage = tap.usage if complete else partial_usage(state, tap)
         record = account(state, ctx)
+        if kept is not None:
+            _store(state, ctx, cache, b"".join(kept), record)
     if completed:
         yield b": fleetcost-cost-usd=" + cost_header(record) + b"\n\n"

@@ -73,7 +73,7 @@ class GatewayApp:
             flush_ms=settings.storage.flush_ms,
         )
         self.ctx = GatewayContext(
-            settings=settings, catalog=catalog, upstream=upstream,
+            settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
             sinks=[self.writer.submit, self.metrics.observe],
         )
         self.routes = handlers.route_table(self) | admin.route_table(self)
