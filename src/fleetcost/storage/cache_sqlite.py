@@ -8,11 +8,11 @@ grow without bound.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 
 from fleetcost.storage.base import CacheEntry
+from fleetcost.storage.sqlite_conn import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache_entries (
@@ -36,13 +36,8 @@ SWEEP_BATCH = 100
 class SQLiteCacheStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn = connect(self.path)
         self._lock = threading.Lock()
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
         self._conn.executescript(_SCHEMA)
 
     def get(self, key: str, now: float) -> CacheEntry | None:

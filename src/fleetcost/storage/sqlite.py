@@ -18,6 +18,7 @@ from typing import Any
 
 from fleetcost.storage.base import CallQuery
 from fleetcost.storage.migrations import migrate
+from fleetcost.storage.sqlite_conn import connect
 from fleetcost.types import LEDGER_FIELDS, CallRecord
 
 _INSERT = (
@@ -56,13 +57,8 @@ def _from_row(row: sqlite3.Row) -> CallRecord:
 class SQLiteUsageLog:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn = connect(self.path)
         self._lock = threading.Lock()
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
         migrate(self._conn)
 
     def append(self, records: Sequence[CallRecord]) -> None:
