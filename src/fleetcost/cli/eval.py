@@ -1,0 +1,82 @@
+"""`fleetcost eval cache`: measure the semantic cache on labelled question pairs.
+
+    fleetcost eval cache PAIRS [--json] [--threshold T] [--limit N] [--no-guard]
+
+PAIRS is JSONL (optionally .gz) of `{text_a, text_b, label}`. Embeddings are
+cached under ~/.cache/fleetcost/ so re-runs skip the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from fleetcost.errors import BadRequest
+
+
+def register(sub: Any, name: str, help_text: str) -> None:
+    parser = sub.add_parser(name, help=help_text, description="Offline quality evaluations.")
+    kinds = parser.add_subparsers(dest="eval_kind", metavar="KIND", required=True)
+    cache = kinds.add_parser(
+        "cache", help="semantic cache precision/recall/false hits on labelled pairs",
+        description="Insert every text_a, query every text_b; sweep the cosine threshold.",
+    )
+    cache.add_argument("pairs", metavar="PAIRS", type=Path,
+                       help="JSONL(.gz) of text_a, text_b, label")
+    cache.add_argument("--json", action="store_true", help="print JSON")
+    cache.add_argument("--threshold", type=float, default=None,
+                       help="evaluate at this cosine instead of the configured default")
+    cache.add_argument("--limit", type=int, default=None, help="use only the first N pairs")
+    cache.add_argument("--no-guard", action="store_true", help="raw cosine, no detail guard")
+    cache.add_argument("--target-precision", type=float, default=0.8,
+                       help="precision the recommended threshold must reach (default 0.8)")
+    cache.set_defaults(func=run_cache)
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from fleetcost.cache.evaluate import evaluate, load_pairs
+    from fleetcost.cache.guard import GuardConfig
+    from fleetcost.cache.vecstore import stderr_progress
+
+    if not args.pairs.is_file():
+        raise BadRequest(f"no such file: {args.pairs}", param="PAIRS")
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise BadRequest("--threshold must be between 0 and 1", param="threshold")
+    if args.limit is not None and args.limit <= 0:
+        raise BadRequest("--limit must be positive", param="limit")
+    config = GuardConfig(enabled=not args.no_guard)
+    if args.threshold is not None:
+        config = replace(config, threshold=args.threshold)
+    pairs = load_pairs(args.pairs, args.limit)
+    if not pairs:
+        raise BadRequest(f"no pairs in {args.pairs}", param="PAIRS")
+    report = evaluate(pairs, config, args.target_precision, stderr_progress("embedding"))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_table(report)
+    return 0
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    out = sys.stdout
+    guard = "on" if report["guard"] else "off"
+    out.write(f"{report['pairs']} pairs, detail guard {guard}\n")
+    out.write(f"{'threshold':>9} {'hit rate':>9} {'precision':>9} {'recall':>7} "
+              f"{'false hits':>10} {'of which partner/other':>22}\n")
+    for row in report["thresholds"]:
+        split = f"{row['false_hits_partner']}/{row['false_hits_other']}"
+        out.write(f"{row['threshold']:>9.2f} {row['hit_rate']:>9.3f} {row['precision']:>9.3f} "
+                  f"{row['recall']:>7.3f} {row['false_hit_rate']:>10.3%} {split:>22}\n")
+    d = report["at_default"]
+    out.write(f"default {d['threshold']:.2f}: precision {d['precision']:.3f}, recall "
+              f"{d['recall']:.3f}, false hits {d['false_hit_rate']:.2%}\n")
+    r = report["recommended"]
+    held = r["held_out"]
+    out.write(f"recommended for precision >= {r['target_precision']}: {r['threshold']:.2f} "
+              f"(held out: precision {held['precision']:.3f}, recall {held['recall']:.3f})\n")
