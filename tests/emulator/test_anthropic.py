@@ -65,7 +65,7 @@ def test_stream_and_json_agree(http: httpx.Client, tag: str) -> None:
 
 
 def test_sdk_stream_helper_matches_create(claude: anthropic.Anthropic, tag: str) -> None:
-    kwargs: dict[str, Any] = {"model": SONNET, "max_tokens": 400,
+    kwargs: dict[str, Any] = {"model": SONNET, "max_tokens": 4096,
                               "messages": [{"role": "user", "content": f"{tag} hi"}]}
     with claude.messages.stream(**kwargs) as stream:
         final = stream.get_final_message()
