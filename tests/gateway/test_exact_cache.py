@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 
 import anthropic
@@ -23,8 +24,9 @@ def _ask(client: openai.OpenAI, text: str, **kw: object) -> tuple[dict[str, str]
 
 
 @pytest.fixture
-def oai(stack: Stack) -> openai.OpenAI:
-    return openai.OpenAI(base_url=stack.gateway + "/v1", api_key="k", max_retries=0)
+def oai(stack: Stack) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=stack.gateway + "/v1", api_key="k", max_retries=0) as client:
+        yield client
 
 
 def test_hit_is_free_and_records_the_saving(stack: Stack, oai: openai.OpenAI) -> None:
@@ -103,7 +105,11 @@ def test_invalidate_by_tag(stack: Stack, oai: openai.OpenAI) -> None:
 
 
 def test_anthropic_hit(stack: Stack) -> None:
-    ant = anthropic.Anthropic(base_url=stack.gateway, api_key="k", max_retries=0)
+    with anthropic.Anthropic(base_url=stack.gateway, api_key="k", max_retries=0) as ant:
+        _anthropic_twice(ant)
+
+
+def _anthropic_twice(ant: anthropic.Anthropic) -> None:
     msgs = [{"role": "user", "content": f"Lost luggage {uuid.uuid4()}"}]
     r1 = ant.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=100,
                                                extra_body={"temperature": 0}, messages=msgs)

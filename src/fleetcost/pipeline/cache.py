@@ -86,10 +86,17 @@ def plan(state: CallState, cfg: CacheConfig) -> CachePlan:
                      write=mode in ("on", "write-only"), tags=_tags(state))
 
 
-def lookup(store: CacheStore, cache: CachePlan) -> CacheEntry | None:
+def lookup(
+    store: CacheStore, cache: CachePlan, pending: dict[str, CacheEntry]
+) -> CacheEntry | None:
+    """Entries still being written (off the response path) are visible at once."""
     if cache.key is None or not cache.read:
         return None
-    return store.get(cache.key, time.time())
+    now = time.time()
+    entry = pending.get(cache.key)
+    if entry is not None and entry.expires > now:
+        return entry
+    return store.get(cache.key, now)
 
 
 def entry_for(state: CallState, cache: CachePlan, body: bytes, ttl_s: float,

@@ -18,7 +18,7 @@ from fleetcost.pipeline.upstream import Timeout, UpstreamClient, timeout_for
 from fleetcost.pricing.catalog import Catalog, price_from_dict
 from fleetcost.providers import registry
 from fleetcost.providers.base import WireAdapter
-from fleetcost.storage.base import CacheStore
+from fleetcost.storage.base import CacheEntry, CacheStore
 from fleetcost.types import CallRecord, Price
 
 RecordSink = Callable[[CallRecord], None]
@@ -54,6 +54,8 @@ class GatewayContext:
     sinks: list[RecordSink] = field(default_factory=list)
     deployments: dict[str, Deployment] = field(default_factory=dict)
     _price_memo: dict[str, Price | None] = field(default_factory=dict)
+    # Cache entries handed to a worker thread and not yet in the store.
+    cache_pending: dict[str, CacheEntry] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}

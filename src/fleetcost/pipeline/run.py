@@ -59,7 +59,7 @@ async def handle_chat(
         state.request = adapter.parse_request(body)
         identify(state)
         cache = plan(state, ctx.settings.cache)
-        hit = lookup(ctx.cache, cache)
+        hit = lookup(ctx.cache, cache, ctx.cache_pending)
         if hit is not None:
             return _from_cache(state, ctx, hit)
         dep = route(state, ctx)
@@ -99,13 +99,16 @@ def _store(state: CallState, ctx: GatewayContext, cache: CachePlan, body: bytes,
         return
     cost = str(record.cost_usd) if record.cost_usd is not None else None
     entry = entry_for(state, cache, body, ctx.settings.cache.ttl_s, cost)
+    ctx.cache_pending[entry.key] = entry
     future = asyncio.get_running_loop().run_in_executor(None, ctx.cache.put, entry)
-    future.add_done_callback(_log_failure)
 
+    def written(done: asyncio.Future[None]) -> None:
+        if ctx.cache_pending.get(entry.key) is entry:
+            del ctx.cache_pending[entry.key]
+        if not done.cancelled() and done.exception() is not None:
+            log.error("cache write failed: %s", done.exception())
 
-def _log_failure(future: asyncio.Future[None]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("cache write failed: %s", future.exception())
+    future.add_done_callback(written)
 
 
 def _failed(state: CallState, ctx: GatewayContext, exc: UpstreamError) -> Reply:
