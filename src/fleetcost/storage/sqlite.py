@@ -21,10 +21,18 @@ from fleetcost.storage.migrations import migrate
 from fleetcost.storage.sqlite_conn import connect
 from fleetcost.types import LEDGER_FIELDS, CallRecord
 
-_INSERT = (
-    f"INSERT OR REPLACE INTO calls ({', '.join(LEDGER_FIELDS)}) "
-    f"VALUES ({', '.join('?' for _ in LEDGER_FIELDS)})"
-)
+_ROW_PARAMS = "(" + ", ".join("?" for _ in LEDGER_FIELDS) + ")"
+# Rows per INSERT statement. executemany steps the statement once per row and
+# the sqlite3 module releases and retakes the GIL around every step; with the
+# event loop busy, each retake waits for a GIL switch, so a row-at-a-time
+# writer fell behind under load. One multi-row statement is one step.
+# 27 columns x 300 rows stays well under SQLite's 32,766 bound variables.
+ROWS_PER_STATEMENT = 300
+
+
+def _insert(rows: int) -> str:
+    return (f"INSERT OR REPLACE INTO calls ({', '.join(LEDGER_FIELDS)}) VALUES "
+            + ", ".join([_ROW_PARAMS] * rows))
 _BOOL_FIELDS = frozenset({"escalated", "batch"})
 
 
@@ -63,10 +71,14 @@ class SQLiteUsageLog:
 
     def append(self, records: Sequence[CallRecord]) -> None:
         rows = [_to_row(r) for r in records]
+        step = ROWS_PER_STATEMENT
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany(_INSERT, rows)
+                for start in range(0, len(rows), step):
+                    chunk = rows[start : start + step]
+                    flat = [value for row in chunk for value in row]
+                    self._conn.execute(_insert(len(chunk)), flat)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
