@@ -32,7 +32,8 @@ def fake_ledger(n: int, seed: int) -> list[CallRecord]:
         cache = rnd.choice(("exact", "semantic", "miss", "bypass", "bypass"))
         rows.append(CallRecord(
             call_id=f"c{i:05d}",
-            ts=f"2026-11-{rnd.randint(1, 3):02d}T{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:00Z",
+            ts=(f"2026-11-{rnd.randint(1, 3):02d}T{rnd.randint(0, 23):02d}:"
+                f"{rnd.randint(0, 59):02d}:00Z"),
             tenant=rnd.choice(("t1", "t2")),
             agent_id=rnd.choice(("a", "b", "c", None)),
             session_id=rnd.choice((f"s{rnd.randint(0, 30)}", None)),
@@ -57,7 +58,9 @@ def fake_ledger(n: int, seed: int) -> list[CallRecord]:
 
 
 @pytest.fixture(scope="module")
-def ledgers(tmp_path_factory: pytest.TempPathFactory) -> tuple[SQLiteLedgerReader, MemoryLedgerReader]:
+def ledgers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[SQLiteLedgerReader, MemoryLedgerReader]:
     rows = fake_ledger(2000, seed=7)
     path = tmp_path_factory.mktemp("ledger") / "ledger.db"
     log = SQLiteUsageLog(path)
@@ -86,7 +89,8 @@ def test_totals_are_the_exact_sum_of_rows(ledgers) -> None:
     assert t.unpriced_calls == sum(r.cost_usd is None for r in rows)
     by_model = sql.groups("model", CallQuery())
     assert sum((g.cost_usd for g in by_model), Decimal(0)) == t.cost_usd
-    assert sum((sum(g.saved_by_lever.values(), Decimal(0)) for g in by_model), Decimal(0)) == t.saved_usd
+    levers = (sum(g.saved_by_lever.values(), Decimal(0)) for g in by_model)
+    assert sum(levers, Decimal(0)) == t.saved_usd
 
 
 def test_sub_agent_calls_roll_up_to_the_root_task_and_session(tmp_path: Path) -> None:
@@ -94,7 +98,8 @@ def test_sub_agent_calls_roll_up_to_the_root_task_and_session(tmp_path: Path) ->
         CallRecord(call_id="root", ts="2026-11-01T00:00:00Z", agent_id="planner",
                    session_id="S", task_type="refund", cost_usd=Decimal("0.5")),
         CallRecord(call_id="kid", ts="2026-11-01T00:00:01Z", agent_id="searcher",
-                   session_id="own", task_type="search", parent_id="root", cost_usd=Decimal("0.25")),
+                   session_id="own", task_type="search", parent_id="root",
+                   cost_usd=Decimal("0.25")),
         CallRecord(call_id="grandkid", ts="2026-11-01T00:00:02Z", agent_id="reader",
                    parent_id="kid", cost_usd=Decimal("0.125")),
     ]
@@ -176,4 +181,5 @@ def test_migration_backfills_integer_money_exactly(tmp_path: Path) -> None:
     assert [g[0] for g in got] == [375000, 12 * 10**12, 35 * 10**11, None, None, None]
     conn.close()
     t = SQLiteLedgerReader(tmp_path / "old.db").totals(CallQuery())
-    assert t.cost_usd == Decimal("0.000000375") + 12 + Decimal("3.5") + Decimal("1E-13") - Decimal("1.5")
+    want = Decimal("0.000000375") + 12 + Decimal("3.5") + Decimal("1E-13") - Decimal("1.5")
+    assert t.cost_usd == want

@@ -92,9 +92,13 @@ def _gaps(data_dir: Path) -> list[float]:
 
 
 def _starts(gaps: list[float], count: int, rnd: random.Random) -> list[timedelta]:
-    """`count` session starts spread over half a month with the trace's burstiness."""
-    offset = rnd.randrange(len(gaps))
-    picked = [gaps[(offset + i) % len(gaps)] for i in range(count)]
+    """`count` session starts over half a month, with the trace's distribution of gaps.
+
+    The gaps are drawn from the trace, not taken in order: the trace is one
+    hour long, and stretching its minute-scale bursts over two weeks would turn
+    them into day-long droughts and floods that no fleet has.
+    """
+    picked = [rnd.choice(gaps) for _ in range(count)]
     scale = HALF.total_seconds() * 0.98 / (sum(picked) or 1.0)
     acc, out = 0.0, []
     for gap in picked:
