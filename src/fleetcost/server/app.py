@@ -20,12 +20,14 @@ from fleetcost.config import Settings
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.upstream import UpstreamClient
 from fleetcost.pricing.catalog import load_catalog
-from fleetcost.server import admin, handlers
+from fleetcost.server import admin, handlers, reports
 from fleetcost.server.io import BodyTooLarge, Scope, read_body, send_reply
-from fleetcost.storage.base import CacheStore, UsageLog
+from fleetcost.storage.base import CacheStore, LedgerReader, UsageLog
 from fleetcost.storage.cache_memory import MemoryCacheStore
 from fleetcost.storage.cache_sqlite import SQLiteCacheStore
 from fleetcost.storage.memory import MemoryUsageLog
+from fleetcost.storage.report_memory import MemoryLedgerReader
+from fleetcost.storage.report_sqlite import SQLiteLedgerReader
 from fleetcost.storage.sqlite import SQLiteUsageLog
 from fleetcost.storage.writer import LedgerWriter
 
@@ -38,6 +40,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class Stores:
     usage_log: UsageLog
     cache: CacheStore
+    # Analytics read on a connection of their own (SQLite) so they never wait on the writer.
+    open_reader: Callable[[], LedgerReader]
 
     def close(self) -> None:
         self.usage_log.close()
@@ -53,10 +57,14 @@ def cache_path(settings: Settings) -> str:
 
 def open_stores(settings: Settings) -> Stores:
     if settings.storage.kind == "memory":
-        return Stores(usage_log=MemoryUsageLog(),
-                      cache=MemoryCacheStore(settings.cache.max_entries))
-    return Stores(usage_log=SQLiteUsageLog(settings.storage.path),
-                  cache=SQLiteCacheStore(cache_path(settings)))
+        memory = MemoryUsageLog()
+        return Stores(usage_log=memory,
+                      cache=MemoryCacheStore(settings.cache.max_entries),
+                      open_reader=lambda: MemoryLedgerReader(memory))
+    path = settings.storage.path
+    return Stores(usage_log=SQLiteUsageLog(path),
+                  cache=SQLiteCacheStore(cache_path(settings)),
+                  open_reader=lambda: SQLiteLedgerReader(path))
 
 
 class GatewayApp:
@@ -76,7 +84,10 @@ class GatewayApp:
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
             sinks=[self.writer.submit, self.metrics.observe],
         )
-        self.routes = handlers.route_table(self) | admin.route_table(self)
+        self.alerts = reports.AlertLoop(settings.alerts, stores.usage_log)
+        self.routes = (handlers.route_table(self) | admin.route_table(self)
+                       | reports.route_table(self, stores.open_reader, self.alerts,
+                                             lambda scope: admin.authorised(self, scope)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -108,6 +119,7 @@ class GatewayApp:
                 # and the p99.9 at 500 req/s from 35 ms to 6.5 ms.
                 gc.collect()
                 gc.freeze()
+                self.alerts.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.shutdown()
@@ -116,6 +128,7 @@ class GatewayApp:
 
     async def shutdown(self) -> None:
         """Drain the ledger, then close the upstream client and the stores."""
+        await self.alerts.stop()
         await self.writer.drain()
         await self.ctx.upstream.close()
         self.stores.close()
