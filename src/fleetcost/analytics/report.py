@@ -107,3 +107,31 @@ def build(reader: LedgerReader, by: str, q: CallQuery) -> dict[str, Any]:
     if by == "session":
         out["session_cost"] = distribution([g.cost_usd for g in groups if g.key is not None])
     return out
+
+
+def histogram(values: Sequence[Decimal], bins: int = 20) -> list[dict[str, Any]]:
+    """Log-spaced bins (session costs span orders of magnitude); zeros in the first bin."""
+    positive = sorted(v for v in values if v > 0)
+    if not positive:
+        return [{"lo": "0", "hi": "0", "count": len(values)}] if values else []
+    lo, hi = positive[0], positive[-1]
+    if lo == hi:
+        return [{"lo": format_usd(lo), "hi": format_usd(hi), "count": len(values)}]
+    ratio = (hi / lo) ** (Decimal(1) / bins)
+    edges = [lo * ratio**i for i in range(bins)] + [hi]
+    counts = [0] * bins
+    for v in values:
+        i = next((j for j in range(bins) if v <= edges[j + 1]), bins - 1)
+        counts[i] += 1
+    return [{"lo": format_usd(edges[i].quantize(NANO)),
+             "hi": format_usd(edges[i + 1].quantize(NANO)), "count": counts[i]}
+            for i in range(bins)]
+
+
+def sessions_view(reader: LedgerReader, q: CallQuery, top: int = 20) -> dict[str, Any]:
+    """Per-session spend: its distribution, a histogram and the costliest sessions."""
+    groups = [g for g in reader.groups("session", q) if g.key is not None]
+    costs = [g.cost_usd for g in groups]
+    costliest = sorted(groups, key=lambda g: (-g.cost_usd, g.key or ""))[:top]
+    return {"session_cost": distribution(costs), "histogram": histogram(costs),
+            "top": [group_dict(g) for g in costliest]}

@@ -20,7 +20,7 @@ from fleetcost.config import Settings
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.upstream import UpstreamClient
 from fleetcost.pricing.catalog import load_catalog
-from fleetcost.server import admin, handlers, reports
+from fleetcost.server import admin, dashboard, handlers, reports
 from fleetcost.server.io import BodyTooLarge, Scope, read_body, send_reply
 from fleetcost.storage.base import CacheStore, LedgerReader, UsageLog
 from fleetcost.storage.cache_memory import MemoryCacheStore
@@ -85,9 +85,12 @@ class GatewayApp:
             sinks=[self.writer.submit, self.metrics.observe],
         )
         self.alerts = reports.AlertLoop(settings.alerts, stores.usage_log)
+        def authorised(scope: Scope) -> bool:
+            return admin.authorised(self, scope)
+
         self.routes = (handlers.route_table(self) | admin.route_table(self)
-                       | reports.route_table(self, stores.open_reader, self.alerts,
-                                             lambda scope: admin.authorised(self, scope)))
+                       | reports.route_table(self, stores.open_reader, self.alerts, authorised)
+                       | dashboard.route_table(self, stores.open_reader, authorised))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -20,6 +20,7 @@ class CallQuery:
     since: str | None = None  # ISO 8601 UTC, inclusive
     until: str | None = None  # exclusive
     call_id: str | None = None
+    session_id: str | None = None
     limit: int | None = None
     newest_first: bool = False
 
@@ -130,6 +131,10 @@ class LedgerReader(Protocol):
 
     def call_costs(self, q: CallQuery) -> list[Decimal]:
         """Every priced call's cost, ascending (for percentiles)."""
+        ...
+
+    def series(self, by: str, bucket: str, q: CallQuery) -> list[tuple[str, str | None, Decimal]]:
+        """(time bucket, group key, spend) for charts; `bucket` is `day` or `hour`."""
         ...
 
     def close(self) -> None: ...

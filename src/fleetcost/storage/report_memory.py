@@ -117,6 +117,18 @@ class MemoryLedgerReader:
         rows, up = self._rows(q)
         return aggregate(rows, None, up)[0]
 
+    def series(self, by: str, bucket: str, q: CallQuery) -> list[tuple[str, str | None, Decimal]]:
+        rows, up = self._rows(q)
+        if bucket not in ("day", "hour"):
+            raise ConfigError(f"series by {by!r} per {bucket!r}: use a report key per day or hour")
+        key_of, time_of = key_function(by, up), key_function(bucket, up)
+        sums: dict[tuple[str, str | None], Decimal] = {}
+        for r in rows:
+            k = (time_of(r) or "", key_of(r))
+            sums[k] = sums.get(k, Decimal(0)) + (r.cost_usd or Decimal(0))
+        ordered = sorted(sums.items(), key=lambda i: (i[0][0], i[0][1] or ""))
+        return [(t, k, v) for (t, k), v in ordered]
+
     def call_costs(self, q: CallQuery) -> list[Decimal]:
         rows, _ = self._rows(q)
         return sorted(r.cost_usd for r in rows if r.cost_usd is not None)

@@ -173,6 +173,19 @@ class SQLiteLedgerReader:
     def totals(self, q: CallQuery) -> GroupTotals:
         return self._run(None, q)[0]
 
+    def series(self, by: str, bucket: str, q: CallQuery) -> list[tuple[str, str | None, Decimal]]:
+        if by not in REPORT_KEYS or bucket not in ("day", "hour"):
+            raise ConfigError(f"series by {by!r} per {bucket!r}: use a report key per day or hour")
+        self._rollup()
+        index, where, params = _where(q)
+        exact = self._exact(index, where, params)
+        money = _money("cost", exact)
+        rows = self._conn.execute(
+            f"SELECT {_KEY_SQL[bucket]}, {_KEY_SQL[by]}, {money} FROM calls c {index} "
+            f"LEFT JOIN _rollup r ON r.call_id = c.call_id WHERE {where} "
+            "GROUP BY 1, 2 ORDER BY 1, 2", params)
+        return [(t, k, _amount(hi, lo)) for t, k, hi, lo in rows]
+
     def call_costs(self, q: CallQuery) -> list[Decimal]:
         index, where, params = _where(q)
         rows = self._conn.execute(

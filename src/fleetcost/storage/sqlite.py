@@ -108,6 +108,9 @@ class SQLiteUsageLog:
         if q.call_id:
             where.append("call_id = ?")
             params.append(q.call_id)
+        if q.session_id:
+            where.append("session_id = ?")
+            params.append(q.session_id)
         sql = f"SELECT {', '.join(LEDGER_FIELDS)} FROM calls"
         if where:
             sql += " WHERE " + " AND ".join(where)
