@@ -21,6 +21,8 @@ def register(sub: Any, name: str, help_text: str) -> None:
     p.add_argument("--until", help="calls before this ISO 8601 UTC time")
     p.add_argument("--config", help="fleetcost.toml (for the ledger path)")
     p.add_argument("--db", help="ledger file (default: config, $FLEETCOST_DB, ./fleetcost.db)")
+    p.add_argument("--waste", action="store_true",
+                   help="split spend into waste categories instead of groups")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -32,6 +34,8 @@ def ledger_path(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.waste:
+        return run_waste(args)
     from fleetcost.analytics.report import build
     from fleetcost.storage.report_sqlite import SQLiteLedgerReader
 
@@ -60,3 +64,31 @@ def print_table(data: dict[str, Any]) -> None:
 
 def _cell(value: object) -> str:
     return "-" if value is None else str(value)
+
+
+def run_waste(args: argparse.Namespace) -> int:
+    from fleetcost.analytics.waste import attribute
+    from fleetcost.errors import ConfigError
+    from fleetcost.pricing.catalog import load_catalog
+    from fleetcost.storage.sqlite import SQLiteUsageLog
+
+    path = ledger_path(args)
+    from pathlib import Path
+
+    if not Path(path).exists():
+        raise ConfigError(f"no ledger at {path}: run `fleetcost serve` first or pass --db")
+    log = SQLiteUsageLog(path)
+    try:
+        rows = log.query(CallQuery(since=args.since, until=args.until))
+    finally:
+        log.close()
+    data = attribute(rows, load_catalog())
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+        return 0
+    print(f"spend ${data['spend_usd']} over {data['calls']} calls")
+    for c in data["categories"]:
+        flag = " (estimate)" if c["estimate"] else ""
+        print(f"- {c['name']}: ${c['usd']} ({c['share_of_spend']:.1%} of spend, "
+              f"{c['calls']} calls){flag}\n    {c['method']}")
+    return 0
