@@ -97,6 +97,12 @@ class AlertsConfig(_Strict):
     spend_anomaly_min_usd: str = "0.10"
 
 
+class TelemetryConfig(_Strict):
+    # OTLP/HTTP collector base URL (spans go to <url>/v1/traces); none = no spans.
+    otlp_endpoint: str | None = None
+    service_name: str = "fleetcost"
+
+
 def _default_providers() -> dict[str, ProviderConfig]:
     return {
         "openai": ProviderConfig(
@@ -117,6 +123,7 @@ class Settings(_Strict):
     pricing: PricingConfig = PricingConfig()
     cache: CacheConfig = CacheConfig()
     alerts: AlertsConfig = AlertsConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
 
     def with_upstreams(self, upstreams: dict[str, str]) -> Settings:
         """Apply `--upstream NAME=URL`: repoint a provider (or add one of that kind)."""

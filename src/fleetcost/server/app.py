@@ -30,6 +30,7 @@ from fleetcost.storage.report_memory import MemoryLedgerReader
 from fleetcost.storage.report_sqlite import SQLiteLedgerReader
 from fleetcost.storage.sqlite import SQLiteUsageLog
 from fleetcost.storage.writer import LedgerWriter
+from fleetcost.types import CallRecord
 
 log = logging.getLogger("fleetcost.server")
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -80,9 +81,17 @@ class GatewayApp:
             stores.usage_log, batch_size=settings.storage.batch_size,
             flush_ms=settings.storage.flush_ms,
         )
+        sinks: list[Callable[[CallRecord], None]] = [self.writer.submit, self.metrics.observe]
+        self.spans = None
+        if settings.telemetry.otlp_endpoint:
+            from fleetcost.analytics.otel import SpanSink
+
+            self.spans = SpanSink(settings.telemetry.otlp_endpoint,
+                                  settings.telemetry.service_name)
+            sinks.append(self.spans)
         self.ctx = GatewayContext(
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
-            sinks=[self.writer.submit, self.metrics.observe],
+            sinks=sinks,
         )
         self.alerts = reports.AlertLoop(settings.alerts, stores.usage_log)
         def authorised(scope: Scope) -> bool:
@@ -133,6 +142,8 @@ class GatewayApp:
         """Drain the ledger, then close the upstream client and the stores."""
         await self.alerts.stop()
         await self.writer.drain()
+        if self.spans is not None:
+            self.spans.close()
         await self.ctx.upstream.close()
         self.stores.close()
 
