@@ -78,6 +78,7 @@ def test_sql_matches_python_reference(ledgers, by, window) -> None:
     q = CallQuery(since=window[0], until=window[1])
     assert sql.groups(by, q) == mem.groups(by, q)
     assert sql.totals(q) == mem.totals(q)
+    assert sql.report(by, q) == (mem.groups(by, q), mem.totals(q))
 
 
 def test_totals_are_the_exact_sum_of_rows(ledgers) -> None:

@@ -96,13 +96,13 @@ def tail_ratio(costs: Sequence[Decimal]) -> float | None:
 
 def build(reader: LedgerReader, by: str, q: CallQuery) -> dict[str, Any]:
     """The report `fleetcost report --json` prints and the dashboard shows."""
-    groups = reader.groups(by, q)
+    groups, totals = reader.report(by, q)
     out: dict[str, Any] = {
         "by": by,
         "since": q.since,
         "until": q.until,
         "groups": [group_dict(g) for g in groups],
-        "totals": group_dict(reader.totals(q)),
+        "totals": group_dict(totals),
     }
     if by == "session":
         out["session_cost"] = distribution([g.cost_usd for g in groups if g.key is not None])

@@ -129,6 +129,10 @@ class LedgerReader(Protocol):
 
     def totals(self, q: CallQuery) -> GroupTotals: ...
 
+    def report(self, by: str, q: CallQuery) -> tuple[list[GroupTotals], GroupTotals]:
+        """`groups` and `totals` together, which a backend may answer in fewer passes."""
+        ...
+
     def call_costs(self, q: CallQuery) -> list[Decimal]:
         """Every priced call's cost, ascending (for percentiles)."""
         ...

@@ -79,6 +79,15 @@ MIGRATIONS: list[tuple[str, str]] = [
             END
         """,
     ),
+    (
+        # The few rows whose money has no pico-dollar twin, so reports can tell in
+        # an index lookup whether the fast integer sums are exact for a range.
+        "m009_report_inexact",
+        """
+        CREATE INDEX calls_inexact ON calls (ts)
+            WHERE (cost_usd IS NOT NULL AND cost_pico IS NULL) OR saved_pico IS NULL
+        """,
+    ),
 ]
 
 

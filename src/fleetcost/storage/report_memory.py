@@ -117,6 +117,10 @@ class MemoryLedgerReader:
         rows, up = self._rows(q)
         return aggregate(rows, None, up)[0]
 
+    def report(self, by: str, q: CallQuery) -> tuple[list[GroupTotals], GroupTotals]:
+        rows, up = self._rows(q)
+        return aggregate(rows, by, up), aggregate(rows, None, up)[0]
+
     def series(self, by: str, bucket: str, q: CallQuery) -> list[tuple[str, str | None, Decimal]]:
         rows, up = self._rows(q)
         if bucket not in ("day", "hour"):

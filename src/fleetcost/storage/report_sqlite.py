@@ -111,6 +111,20 @@ def _where(q: CallQuery) -> tuple[str, str, list[str]]:
     return index, " AND ".join(clauses) or "1", params
 
 
+def _sum_groups(groups: list[GroupTotals], distinct: tuple[int, int, int]) -> GroupTotals:
+    """Totals of additive fields from the groups; distinct counts from their own query."""
+    t = GroupTotals(None)
+    for g in groups:
+        for name in ("calls", "input_tokens", "cached_tokens", "cache_write_tokens",
+                     "output_tokens", "cost_usd", "saved_usd", "unpriced_calls", "failed_calls",
+                     "response_hits", "response_misses", "prefix_hit_calls", "escalated_calls"):
+            setattr(t, name, getattr(t, name) + getattr(g, name))
+        for lever, usd in g.saved_by_lever.items():
+            t.saved_by_lever[lever] = t.saved_by_lever.get(lever, Decimal(0)) + usd
+    t.sessions, t.failed_sessions, t.agent_hours = distinct
+    return t
+
+
 class SQLiteLedgerReader:
     """Reads the ledger on its own connection; safe beside a running gateway (WAL)."""
 
@@ -130,25 +144,35 @@ class SQLiteLedgerReader:
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS _rollup "
                      "(call_id TEXT PRIMARY KEY, session_id TEXT, task_type TEXT)")
         conn.execute("DELETE FROM _rollup")
-        parent = dict(conn.execute(
-            "SELECT call_id, parent_id FROM calls WHERE parent_id IS NOT NULL").fetchall())
-        rows = []
-        for child in parent:
-            root, seen = child, {child}
-            while root in parent and parent[root] not in seen:
-                root = parent[root]
+        # Children, and the calls they name, in one pass each; chains resolve in Python.
+        rows = conn.execute(
+            "SELECT call_id, parent_id, session_id, task_type FROM calls "
+            "WHERE parent_id IS NOT NULL UNION "
+            "SELECT p.call_id, p.parent_id, p.session_id, p.task_type FROM calls p "
+            "WHERE p.call_id IN (SELECT parent_id FROM calls WHERE parent_id IS NOT NULL)"
+        ).fetchall()
+        info = {r[0]: r for r in rows}
+        out = []
+        for call_id, parent, _, _ in rows:
+            if parent is None:
+                continue
+            root, seen = call_id, {call_id}
+            while info.get(root, (None, None))[1] in info and info[root][1] not in seen:
+                root = info[root][1]
                 seen.add(root)
-            found = conn.execute("SELECT session_id, task_type FROM calls WHERE call_id = ?",
-                                 (root,)).fetchone()
-            if found is not None and root != child:
-                rows.append((child, found[0], found[1]))
-        conn.executemany("INSERT INTO _rollup VALUES (?, ?, ?)", rows)
+            if root != call_id:
+                out.append((call_id, info[root][2], info[root][3]))
+        conn.executemany("INSERT INTO _rollup VALUES (?, ?, ?)", out)
         self._rollup_ready = True
 
     def _exact(self, index: str, where: str, params: list[str]) -> bool:
-        """True when every money value in range has its pico-dollar twin."""
+        """True when every money value in range has its pico-dollar twin.
+
+        Answered from the partial index `calls_inexact` (migration m009), which
+        holds only the rare rows without one, so it costs nothing on a clean ledger.
+        """
         row = self._conn.execute(
-            f"SELECT COUNT(*) FROM calls c {index} WHERE {where} AND "
+            f"SELECT COUNT(*) FROM calls c INDEXED BY calls_inexact WHERE {where} AND "
             "((c.cost_usd IS NOT NULL AND c.cost_pico IS NULL) OR c.saved_pico IS NULL)",
             params).fetchone()
         return int(row[0]) == 0
@@ -172,6 +196,18 @@ class SQLiteLedgerReader:
 
     def totals(self, q: CallQuery) -> GroupTotals:
         return self._run(None, q)[0]
+
+    def report(self, by: str, q: CallQuery) -> tuple[list[GroupTotals], GroupTotals]:
+        """Groups and totals with one scan for the sums and one for the distinct counts."""
+        groups = self.groups(by, q)
+        index, where, params = _where(q)
+        row = self._conn.execute(
+            f"SELECT COUNT(DISTINCT {_SESSION}), "
+            f"COUNT(DISTINCT CASE WHEN {_FAILED} THEN {_SESSION} END), "
+            "COUNT(DISTINCT c.agent_id || '|' || substr(c.ts, 1, 13)) "
+            f"FROM calls c {index} LEFT JOIN _rollup r ON r.call_id = c.call_id WHERE {where}",
+            params).fetchone()
+        return groups, _sum_groups(groups, (int(row[0]), int(row[1]), int(row[2])))
 
     def series(self, by: str, bucket: str, q: CallQuery) -> list[tuple[str, str | None, Decimal]]:
         if by not in REPORT_KEYS or bucket not in ("day", "hour"):
