@@ -128,15 +128,18 @@ def from_ledger(path: Path) -> list[Recorded]:
             raise ConfigError(f"{path} holds no request bodies; record with "
                               "[ledger] store_bodies = true to replay a ledger")
         rows = conn.execute(
-            "SELECT b.path, b.body, c.session_id, c.task_type, c.agent_id, c.tenant, "
-            "c.output_tokens, b.wire FROM call_bodies b JOIN calls c USING (call_id) "
+            "SELECT b.wire, b.body, c.session_id, c.task_type, c.agent_id, c.tenant, "
+            "c.output_tokens FROM call_bodies b JOIN calls c USING (call_id) "
             "ORDER BY c.ts, c.rowid").fetchall()
     finally:
         conn.close()
     out: list[Recorded] = []
-    for p, body, session, task, agent, tenant, out_tokens, wire in rows:
+    for wire, body, session, task, agent, tenant, out_tokens in rows:
+        if wire not in WIRES:
+            continue
         headers = tuple((k, str(v)) for k, v in (
             ("X-Fleetcost-Session", session), ("X-Fleetcost-Task", task),
             ("X-Fleetcost-Agent", agent), ("X-Fleetcost-Tenant", tenant)) if v)
-        out.append(Recorded(len(out), p, bytes(body), headers, wire, out_tokens))
+        out.append(Recorded(len(out), WIRES[wire].path, bytes(body), headers, wire,
+                            out_tokens))
     return out
