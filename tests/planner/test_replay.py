@@ -19,6 +19,7 @@ import openai
 import orjson
 import pytest
 
+from fleetcost.planner.replay import post_lengths
 from fleetcost.planner.sources import Recorded, load_source
 from tests.gateway.conftest import run_stack
 
@@ -51,6 +52,7 @@ def _live(tmp: Path, config: str, calls: list[Recorded]) -> list[dict[str, Any]]
     with run_stack(tmp, emulator_args=("--seed", SEED, "--latency", "zero"),
                    config=config) as stack, \
             openai.OpenAI(base_url=stack.gateway + "/v1", api_key="k", max_retries=0) as client:
+        post_lengths(stack.emulator, calls)  # the emulator answers at the recorded lengths
         for call in calls:
             body = orjson.loads(call.body)
             client.chat.completions.create(**body, extra_headers=dict(call.headers))
@@ -71,6 +73,9 @@ def test_replay_matches_the_live_run(tmp_path: Path) -> None:
     doc = orjson.loads(done.stdout)
     calls = load_source(str(source), "gpt-4o")
     assert doc["calls"] == len(calls) == 2 * (2 + 3 + 4)
+    # Cache off, every call reaches the emulator, which answers at the recorded length.
+    recorded = sum(c.output_tokens or 0 for c in calls)
+    assert doc["baseline"]["total"]["output_tokens"] == recorded
 
     live_off = _live(tmp_path / "off", CACHE_OFF, calls)
     live_on = _live(tmp_path / "on", CACHE_ON, calls)

@@ -42,6 +42,8 @@ def register(sub: Any, name: str, help_text: str) -> None:
                         help="model the trajectories' calls go to (default gpt-4o)")
     parser.add_argument("--emulator-seed", type=int, default=EMULATOR_SEED, metavar="N",
                         help=f"the emulator's seed for both runs (default {EMULATOR_SEED})")
+    parser.add_argument("--emulated-lengths", action="store_true",
+                        help="let the emulator pick output lengths instead of the recorded ones")
     parser.add_argument("--limit", type=int, metavar="N", help="replay the first N calls only")
     parser.add_argument("--json", action="store_true", help="print JSON (money as strings)")
     parser.set_defaults(func=run)
@@ -55,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"replay source {args.source} holds no calls")
     with tempfile.TemporaryDirectory(prefix="fleetcost-replay-") as tmp:
         seed = args.emulator_seed
-        base = run_policy(calls, args.baseline, Path(tmp), "baseline", seed=seed)
-        cand = run_policy(calls, args.policy, Path(tmp), "candidate", seed=seed)
+        forced = not args.emulated_lengths
+        base = run_policy(calls, args.baseline, Path(tmp), "baseline", seed=seed,
+                          recorded_lengths=forced)
+        cand = run_policy(calls, args.policy, Path(tmp), "candidate", seed=seed,
+                          recorded_lengths=forced)
     doc = compare.report(base, cand, args.fail_above)
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")

@@ -20,14 +20,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 
 from fleetcost.config import Settings, load_settings
+from fleetcost.emulator.lengths import LENGTHS_PATH, prompt_key
 from fleetcost.errors import ConfigError, FleetcostError
 from fleetcost.fleet import ledger, procs
 from fleetcost.fleet.wire import WIRES
@@ -63,11 +66,13 @@ def load_policy(path: str | None) -> Settings:
 
 
 def run_policy(calls: Sequence[Recorded], policy: str | None, work: Path, name: str,
-               *, seed: int = EMULATOR_SEED) -> Run:
+               *, seed: int = EMULATOR_SEED, recorded_lengths: bool = True) -> Run:
     """Replay `calls` through a gateway configured by `policy`; the ledger rows it wrote."""
     run = Run(name, policy or "defaults", load_policy(policy))
     db = work / f"{name}.db"
-    with _stack(work, db, policy, run.settings, name, seed) as gateway:
+    with _stack(work, db, policy, run.settings, name, seed) as (emulator, gateway):
+        if recorded_lengths:
+            post_lengths(emulator.url, calls)
         asyncio.run(_send_all(gateway, calls, run))
         procs.stop(gateway)  # a clean stop drains the ledger writer
     run.rows = ledger.read_rows(db)
@@ -78,7 +83,7 @@ def run_policy(calls: Sequence[Recorded], policy: str | None, work: Path, name: 
 
 @contextlib.contextmanager
 def _stack(work: Path, db: Path, policy: str | None, settings: Settings,
-           name: str, seed: int) -> Iterator[procs.Child]:
+           name: str, seed: int) -> Iterator[tuple[procs.Child, procs.Child]]:
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     env[ledger.DB_ENV] = str(db)
     eport, gport = procs.free_port(), procs.free_port()
@@ -97,7 +102,29 @@ def _stack(work: Path, db: Path, policy: str | None, settings: Settings,
             procs.start(f"gateway-{name}", args, gport, log_dir=work, env=env)))
         procs.wait_healthy(emulator)
         procs.wait_healthy(gateway)
-        yield gateway
+        yield emulator, gateway
+
+
+def length_table(calls: Sequence[Recorded]) -> dict[str, int]:
+    """Prompt key -> recorded output tokens (the first positive one per prompt: a
+    recorded cache hit has no output of its own)."""
+    table: dict[str, int] = {}
+    for call in calls:
+        if call.output_tokens and call.output_tokens > 0:
+            table.setdefault(prompt_key(orjson.loads(call.body)), call.output_tokens)
+    return table
+
+
+def post_lengths(emulator_url: str, calls: Sequence[Recorded]) -> int:
+    """Tell the emulator to answer each recorded prompt at its recorded length."""
+    table = length_table(calls)
+    if not table:
+        return 0
+    req = urllib.request.Request(
+        emulator_url + LENGTHS_PATH, data=orjson.dumps({"lengths": table}),
+        headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return int(orjson.loads(resp.read())["lengths"])
 
 
 async def _send_all(gateway: procs.Child, calls: Sequence[Recorded], run: Run) -> None:
