@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import anthropic
@@ -64,6 +65,12 @@ def test_bodies_are_redacted_and_replayable(tmp_path: Path) -> None:
     assert doc["baseline"]["calls_failed"] == 0 and doc["candidate"]["calls_failed"] == 0
     assert doc["candidate"]["by_lever"]["cache.exact"]["calls"] == 1
     assert set(doc["by_task"]) == {"billing", "refund"}
+    # The ledger's own bill rides along.
+    conn = sqlite3.connect(db)
+    billed = [Decimal(r[0]) for r in conn.execute("SELECT cost_usd FROM calls")]
+    conn.close()
+    assert doc["recorded"]["calls"] == 3
+    assert Decimal(doc["recorded"]["cost_usd"]) == sum(billed, Decimal(0)) > 0
 
 
 def test_bodies_are_not_kept_by_default(tmp_path: Path) -> None:

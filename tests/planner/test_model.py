@@ -148,3 +148,46 @@ def test_cli_sweep_json_and_errors(tmp_path: Path) -> None:
                           capture_output=True, timeout=60, check=False)
     assert done.returncode == 1
     assert b"bad.toml" in done.stderr
+
+
+@pytest.mark.skipif(not AZURE.is_dir(), reason="shared Azure trace not present")
+def test_trace_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fleetcost.planner.workload import load_workload
+
+    monkeypatch.setenv("FLEETCOST_DATA", str(AZURE.parents[1]))
+    sim = simulate(load_workload(REPO / "examples" / "trace-fleet.toml"), spread_samples=3000)
+    costs = [s.usd for s in sim.stages]
+    assert len(costs) == 7 and costs == sorted(costs, reverse=True)
+    base = sim.stages[0]
+    sp = base.spreads["support"]
+    # Monte Carlo mean within 5% of the exact expectation; the tail above the mean.
+    assert abs(sp.mean - base.usd / 200_000) < base.usd / 200_000 / 20
+    assert sp.mean < sp.p95 < sp.p99
+
+
+def test_relative_sample_path_and_missing_file(tmp_path: Path) -> None:
+    from fleetcost.planner.workload import load_workload
+
+    (tmp_path / "s.csv").write_text("tokens\n100\n300\n")
+    wl = tmp_path / "w.toml"
+    wl.write_text(
+        '[prices.m]\ninput = "1"\noutput = "0"\n'
+        '[[tasks]]\nname = "t"\nvolume = 1000000\noutput_tokens = 0\nmodel = "m"\n'
+        'input_tokens = { dist = "empirical", path = "s.csv", column = "tokens" }\n')
+    assert simulate(load_workload(wl), spread_samples=0).stages[0].usd == 200
+    wl.write_text(wl.read_text().replace("s.csv", "nope.csv"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        simulate(load_workload(wl), spread_samples=0)
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "surface.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "fleetcost.cli.main", "simulate",
+         str(REPO / "examples" / "seed-fleet.toml"), "--plot", str(out), "--json",
+         "--sweep", "cache.hit_rate=0.1:0.6:0.25", "--sweep", "cascade.escalation=0.1,0.5"],
+        capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(orjson.loads(done.stdout)["points"]) == 3 * 2

@@ -23,6 +23,7 @@ from fleetcost.errors import ConfigError
 from fleetcost.planner import compare
 from fleetcost.planner.replay import EMULATOR_SEED, load_policy, run_policy
 from fleetcost.planner.sources import load_source
+from fleetcost.pricing import format_usd
 
 GATE_FAILED = 3
 
@@ -63,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
         cand = run_policy(calls, args.policy, Path(tmp), "candidate", seed=seed,
                           recorded_lengths=forced)
     doc = compare.report(base, cand, args.fail_above)
+    billed = [c.cost_usd for c in calls if c.cost_usd is not None]
+    if billed:
+        # What the recorded traffic was really billed, beside both replays.
+        doc["recorded"] = {"calls": len(billed), "cost_usd": format_usd(sum(billed, Decimal(0)))}
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         sys.stdout.flush()

@@ -101,6 +101,8 @@ def text(doc: dict[str, Any]) -> str:
     base, cand = doc["baseline"], doc["candidate"]
     lines = [
         f"replayed {doc['calls']:,} calls",
+        *([f"recorded (the ledger's bill):   ${doc['recorded']['cost_usd']}"]
+          if "recorded" in doc else []),
         f"actual ({base['policy']}):          ${base['total']['cost_usd']}",
         f"counterfactual ({cand['policy']}):  ${cand['total']['cost_usd']}",
         f"difference: ${doc['delta_usd']} ({Decimal(doc['change']):+.2%})",

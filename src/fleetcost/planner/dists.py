@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import random
 import sqlite3
 from collections.abc import Sequence
@@ -121,12 +122,28 @@ class Poisson:
             k += 1
 
 
-def load_sample(path: str, column: str, where: dict[str, str] | None = None,
-                limit: int = 200_000) -> tuple[int, ...]:
-    """Integers of `column` from a CSV, JSONL or fleetcost SQLite ledger file."""
+def resolve(path: str, base: Path | None = None) -> Path:
+    """`data:REL` names a file of the shared data folder (`$FLEETCOST_DATA` or
+    `../shared/data`); a relative path is relative to the workload file."""
+    if path.startswith("data:"):
+        from fleetcost.fleet.trajectories import data_dir_candidates
+
+        rel = path.removeprefix("data:")
+        for root in data_dir_candidates(None, os.environ, Path.cwd()):
+            if (root / rel).is_file():
+                return root / rel
+        raise ConfigError(f"sample {path}: not under the shared data folder; "
+                          "set FLEETCOST_DATA to it")
     file = Path(path)
+    return file if file.is_absolute() or base is None else base / file
+
+
+def load_sample(path: str, column: str, where: dict[str, str] | None = None,
+                limit: int = 200_000, base: Path | None = None) -> tuple[int, ...]:
+    """Integers of `column` from a CSV, JSONL or fleetcost SQLite ledger file."""
+    file = resolve(path, base)
     if not file.is_file():
-        raise ConfigError(f"sample file {path} does not exist")
+        raise ConfigError(f"sample file {file} does not exist")
     if file.suffix in (".db", ".sqlite", ".sqlite3"):
         values = _from_ledger(file, column, where or {}, limit)
     elif file.suffix == ".jsonl":

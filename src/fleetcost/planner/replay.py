@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -127,10 +128,19 @@ def post_lengths(emulator_url: str, calls: Sequence[Recorded]) -> int:
         return int(orjson.loads(resp.read())["lengths"])
 
 
+def _progress(name: str, done: int, total: int) -> None:
+    """`replaying NAME: done/total calls` on one line of stderr, only on a terminal."""
+    if sys.stderr.isatty() and (done == total or done % 25 == 0):
+        end = "\n" if done == total else ""
+        sys.stderr.write(f"\rreplaying {name}: {done}/{total} calls{end}")
+        sys.stderr.flush()
+
+
 async def _send_all(gateway: procs.Child, calls: Sequence[Recorded], run: Run) -> None:
     timeout = aiohttp.ClientTimeout(total=CALL_TIMEOUT_S)
     async with aiohttp.ClientSession(gateway.url, timeout=timeout) as http:
         for call in calls:
+            _progress(run.name, run.sent, len(calls))
             headers = {"Content-Type": "application/json", **WIRES[call.wire].auth(REPLAY_KEY),
                        **dict(call.headers)}
             run.sent += 1
@@ -141,6 +151,7 @@ async def _send_all(gateway: procs.Child, calls: Sequence[Recorded], run: Run) -
                         _fail(run, f"call {call.seq}: HTTP {resp.status} {body[:200]!r}")
             except (aiohttp.ClientError, TimeoutError) as exc:
                 _fail(run, f"call {call.seq}: {type(exc).__name__}: {exc}")
+        _progress(run.name, run.sent, len(calls))
 
 
 def _fail(run: Run, message: str) -> None:

@@ -90,8 +90,13 @@ def as_text(sim: Simulation) -> str:
     if sim.breakeven is not None:
         lines += _breakeven_lines(sim)
     for r in sim.cache_roi:
-        reads = "never" if r.reads_per_write is None else f"{r.reads_per_write:.2f} reads"
-        lines.append(f"prompt cache on {r.model}: a write pays for itself after {reads}")
+        if r.reads_per_write is None:
+            lines.append(f"prompt cache on {r.model}: reads save nothing; a write never pays")
+        elif r.reads_per_write == 0:
+            lines.append(f"prompt cache on {r.model}: writes cost nothing extra; every read saves")
+        else:
+            lines.append(f"prompt cache on {r.model}: a write pays for itself after "
+                         f"{r.reads_per_write:.2f} reads")
     return "\n".join(lines)
 
 

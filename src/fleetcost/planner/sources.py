@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ class Recorded:
     headers: tuple[tuple[str, str], ...]
     wire: WireKind
     output_tokens: int | None = None  # what the recorded answer had, when known
+    cost_usd: Decimal | None = None  # what the ledger billed for it, for a ledger source
 
 
 def wire_of(model: str) -> WireKind:
@@ -129,17 +131,17 @@ def from_ledger(path: Path) -> list[Recorded]:
                               "[ledger] store_bodies = true to replay a ledger")
         rows = conn.execute(
             "SELECT b.wire, b.body, c.session_id, c.task_type, c.agent_id, c.tenant, "
-            "c.output_tokens FROM call_bodies b JOIN calls c USING (call_id) "
+            "c.output_tokens, c.cost_usd FROM call_bodies b JOIN calls c USING (call_id) "
             "ORDER BY c.ts, c.rowid").fetchall()
     finally:
         conn.close()
     out: list[Recorded] = []
-    for wire, body, session, task, agent, tenant, out_tokens in rows:
+    for wire, body, session, task, agent, tenant, out_tokens, cost in rows:
         if wire not in WIRES:
             continue
         headers = tuple((k, str(v)) for k, v in (
             ("X-Fleetcost-Session", session), ("X-Fleetcost-Task", task),
             ("X-Fleetcost-Agent", agent), ("X-Fleetcost-Tenant", tenant)) if v)
         out.append(Recorded(len(out), WIRES[wire].path, bytes(body), headers, wire,
-                            out_tokens))
+                            out_tokens, Decimal(cost) if cost is not None else None))
     return out

@@ -43,6 +43,8 @@ class DistSpec(_Strict):
     path: str | None = None
     column: str | None = None
     where: dict[str, str] | None = None
+    # The workload file's folder, for relative `path`s (set by `load_workload`).
+    base: str | None = None
 
     def build(self) -> dists.Dist:
         if self.dist == "empirical":
@@ -50,7 +52,9 @@ class DistSpec(_Strict):
                 return dists.Empirical(tuple(self.values))
             if not (self.path and self.column):
                 raise ConfigError("an empirical distribution needs `values` or `path` + `column`")
-            return dists.Empirical(dists.load_sample(self.path, self.column, self.where))
+            base = Path(self.base) if self.base else None
+            return dists.Empirical(dists.load_sample(self.path, self.column, self.where,
+                                                     base=base))
         if self.mean is None or self.mean <= 0:
             raise ConfigError(f"a {self.dist} distribution needs a positive `mean`")
         if self.dist == "poisson":
@@ -192,6 +196,12 @@ def load_workload(path: str | Path) -> Workload:
         raise ConfigError(f"workload file {path} does not exist") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"workload file {path} is not valid TOML: {exc}") from exc
+    base = str(Path(path).resolve().parent)
+    for task in data.get("tasks") or ():
+        for key in ("calls", "input_tokens", "output_tokens"):
+            spec = task.get(key) if isinstance(task, dict) else None
+            if isinstance(spec, dict) and "path" in spec:
+                spec.setdefault("base", base)
     return parse_workload(data, str(path))
 
 
