@@ -5,7 +5,9 @@ the `saved_usd` the gateway recorded on the calls that lever served (a
 response-cache hit records the call it avoided; a routed call the price
 difference), so "turning on X would have saved $Y" reads off evidence, not a
 model. The gate compares totals: the candidate fails when it costs more than
-the baseline by more than the threshold.
+the baseline by more than the threshold. The provider's prefix cache records
+no `saved_usd` (the provider, not fleetcost, gives the discount); its saving
+is computed from the call's cached and written tokens at the catalog's rates.
 """
 
 from __future__ import annotations
@@ -16,7 +18,23 @@ from typing import Any
 
 from fleetcost.fleet.table import Totals, aggregate, grand_total
 from fleetcost.planner.replay import Run, policy_diff
-from fleetcost.pricing import format_usd
+from fleetcost.pricing import Catalog, format_usd, load_catalog
+
+MILLION = Decimal(1_000_000)
+
+
+def prefix_saving(row: Mapping[str, Any], catalog: Catalog) -> Decimal:
+    """What the provider's prefix cache saved on this call: cached tokens at the
+    input rate minus their cache-read price, less the write premium paid. The
+    ledger records the token counts; the rates come from the catalog."""
+    price = catalog.get(str(row.get("model") or ""))
+    if price is None:
+        return Decimal(0)
+    read = price.input if price.cache_read is None else price.cache_read
+    write = price.input if price.cache_write_5m is None else price.cache_write_5m
+    micro = (int(row.get("cached_tokens") or 0) * (price.input - read)
+             - int(row.get("cache_write_tokens") or 0) * (write - price.input))
+    return micro / MILLION
 
 
 def lever_of(row: Mapping[str, Any]) -> str | None:
@@ -32,6 +50,7 @@ def lever_of(row: Mapping[str, Any]) -> str | None:
 
 
 def by_lever(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    catalog = load_catalog()
     out: dict[str, dict[str, Any]] = {}
     for row in rows:
         lever = lever_of(row)
@@ -39,7 +58,10 @@ def by_lever(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
             continue
         slot = out.setdefault(lever, {"calls": 0, "saved_usd": Decimal(0)})
         slot["calls"] += 1
-        slot["saved_usd"] += Decimal(str(row.get("saved_usd") or 0))
+        if lever == "provider_prefix_cache":
+            slot["saved_usd"] += prefix_saving(row, catalog)
+        else:
+            slot["saved_usd"] += Decimal(str(row.get("saved_usd") or 0))
     return out
 
 
