@@ -54,6 +54,10 @@ def test_sweep_and_optimiser_by_hand() -> None:
     assert (free.usd, dict(free.params)["cascade.escalation"]) == (Decimal(100), Decimal("0.1"))
     assert (bound.usd, dict(bound.params)["cascade.escalation"]) == (Decimal(150), Decimal("0.2"))
     assert sweep.cheapest(points, Decimal(-1)) is None
+    # Under $160: (0.5, 0.1) at $100 loses 20 points, (0.5, 0.2) at $150 loses 10.
+    target = sweep.meeting_target(points, Decimal(160))
+    assert target is not None and target.usd == 150 and target.loss == 10
+    assert sweep.surface(axes, points)[2] == [Decimal(360), Decimal(200)]  # q = 0.3 row
 
 
 def test_sweep_rejects_a_lever_the_workload_lacks() -> None:
@@ -134,7 +138,8 @@ def test_cli_sweep_json_and_errors(tmp_path: Path) -> None:
     seed = str(REPO / "examples" / "seed-fleet.toml")
     done = subprocess.run(
         [sys.executable, "-m", "fleetcost.cli.main", "simulate", seed, "--json", "--optimise",
-         "--sweep", "cache.hit_rate=0.1:0.6:0.1", "--sweep", "cascade.escalation=0.1:0.5:0.02"],
+         "--sweep", "cache.hit_rate=0.1:0.6:0.1", "--sweep", "cascade.escalation=0.1:0.5:0.02",
+         "--target", "20000"],
         capture_output=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     doc = orjson.loads(done.stdout)
@@ -142,6 +147,10 @@ def test_cli_sweep_json_and_errors(tmp_path: Path) -> None:
     best = doc["optimum"]
     assert best["params"] == {"cache.hit_rate": "0.6", "cascade.escalation": "0.28"}
     assert Decimal(best["loss"]) == 2
+    # The seed's target (< $20,000/day) is met without losing accuracy: q stays at 0.30.
+    assert doc["target"] == {"params": {"cache.hit_rate": "0.6", "cascade.escalation": "0.3"},
+                             "usd": "18590.4", "loss": "0"}
+    assert len(doc["surface"]) == 21 and len(doc["surface"][0]) == 6
     bad = tmp_path / "bad.toml"
     bad.write_text('tasks = []\nbogus = 1\n')
     done = subprocess.run([sys.executable, "-m", "fleetcost.cli.main", "simulate", str(bad)],

@@ -33,6 +33,9 @@ def register(sub: Any, name: str, help_text: str) -> None:
                              "(give one or two)")
     parser.add_argument("--optimise", "--optimize", action="store_true",
                         help="cheapest swept point within the workload's [constraint]")
+    parser.add_argument("--target", metavar="USD", type=Decimal,
+                        help="also report the swept point under USD per period that loses "
+                             "the least quality")
     parser.add_argument("--plot", metavar="FILE", help="draw the swept surface to FILE (PNG)")
     parser.add_argument("--samples", type=int, metavar="N",
                         help="Monte Carlo tasks per stage (default: the workload's `samples`)")
@@ -41,7 +44,7 @@ def register(sub: Any, name: str, help_text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     workload = load_workload(args.workload)
-    if args.sweep or args.optimise or args.plot:
+    if args.sweep or args.optimise or args.plot or args.target is not None:
         return _run_sweep(args, workload)
     try:
         sim = simulate(workload, spread_samples=args.samples)
@@ -65,8 +68,11 @@ def _run_sweep(args: argparse.Namespace, workload: Workload) -> int:
     doc: dict[str, Any] = {
         "axes": [{"param": a.param, "values": [format_usd(v) for v in a.values]} for a in axes],
         "points": [_point(p) for p in points],
+        "surface": [[format_usd(v) for v in row] for row in sweep.surface(axes, points)],
         "cheapest": _point_or_none(sweep.cheapest(points, None)),
     }
+    if args.target is not None:
+        doc["target"] = _point_or_none(sweep.meeting_target(points, args.target))
     if args.optimise:
         doc["optimum"] = _point_or_none(sweep.cheapest(points, max_loss))
         doc["max_loss"] = format_usd(max_loss) if max_loss is not None else None
@@ -95,7 +101,7 @@ def _sweep_text(doc: dict[str, Any], period: str) -> str:
     for p in doc["points"]:
         params = "  ".join(f"{k}={v}" for k, v in p["params"].items())
         lines.append(f"{params}  ${Decimal(p['usd']):>14,.2f}/{period}  loss {p['loss']}")
-    for key in ("cheapest", "optimum"):
+    for key in ("cheapest", "target", "optimum"):
         if key in doc:
             p = doc[key]
             what = "none within the constraint" if p is None else (

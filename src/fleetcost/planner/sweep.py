@@ -97,6 +97,21 @@ def grid(workload: w.Workload, axes: list[Axis]) -> list[Point]:
     return points
 
 
+def surface(axes: list[Axis], points: list[Point]) -> list[list[Decimal]]:
+    """Costs as rows over the second axis, columns over the first (one row for one axis)."""
+    if len(axes) == 1:
+        return [[p.usd for p in points]]
+    width = len(axes[1].values)
+    return [[points[i * width + j].usd for i in range(len(axes[0].values))]
+            for j in range(width)]
+
+
+def meeting_target(points: list[Point], target: Decimal) -> Point | None:
+    """The point under `target` that loses the least quality (then the cheapest)."""
+    ok = [p for p in points if p.usd < target]
+    return min(ok, key=lambda p: (p.loss, p.usd)) if ok else None
+
+
 def cheapest(points: list[Point], max_loss: Decimal | None) -> Point | None:
     """The cheapest point within `max_loss` (ties: the smaller loss, then grid order)."""
     ok = [p for p in points if max_loss is None or p.loss <= max_loss]
