@@ -100,12 +100,26 @@ def report(base: Run, cand: Run, fail_above: Decimal | None) -> dict[str, Any]:
         "delta_usd": format_usd(c - b),
         "change": format_usd(rel.quantize(Decimal("0.000001"))),
         "policy_changes": policy_diff(base.settings, cand.settings),
+        "by_lever": _lever_deltas(base.rows, cand.rows),
         "by_task": _deltas(base.rows, cand.rows, "task_type"),
         "by_model": _deltas(base.rows, cand.rows, "model"),
     }
     if fail_above is not None:
         doc["gate"] = {"fail_above": format_usd(fail_above), "passed": rel <= fail_above}
     return doc
+
+
+def _lever_deltas(base: list[Any], cand: list[Any]) -> dict[str, dict[str, Any]]:
+    """Each lever's saving under the baseline and under the candidate policy."""
+    b, c = by_lever(base), by_lever(cand)
+    zero: dict[str, Any] = {"calls": 0, "saved_usd": Decimal(0)}
+    return {
+        k: {"actual_saved_usd": format_usd(b.get(k, zero)["saved_usd"]),
+            "counterfactual_saved_usd": format_usd(c.get(k, zero)["saved_usd"]),
+            "actual_calls": b.get(k, zero)["calls"],
+            "counterfactual_calls": c.get(k, zero)["calls"]}
+        for k in sorted(set(b) | set(c))
+    }
 
 
 def _deltas(base: list[Any], cand: list[Any], key: str) -> dict[str, dict[str, str]]:
@@ -131,8 +145,10 @@ def text(doc: dict[str, Any]) -> str:
     ]
     if doc["policy_changes"]:
         lines.append("policy changes: " + "; ".join(doc["policy_changes"]))
-    for lever, v in cand["by_lever"].items():
-        lines.append(f"  {lever}: {v['calls']:,} calls, saved ${v['saved_usd']}")
+    lines.append("by lever (saved, actual -> counterfactual):")
+    for lever, v in doc["by_lever"].items():
+        lines.append(f"  {lever}: ${v['actual_saved_usd']} on {v['actual_calls']:,} calls -> "
+                     f"${v['counterfactual_saved_usd']} on {v['counterfactual_calls']:,} calls")
     for key in ("by_task", "by_model"):
         lines.append(f"{key.replace('_', ' ')}:")
         for name, d in doc[key].items():
