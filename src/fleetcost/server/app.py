@@ -62,7 +62,10 @@ def open_stores(settings: Settings) -> Stores:
 
 def _body_writer(settings: Settings) -> BodyWriter | NoBodies:
     """Request bodies for replay, only when `[ledger] store_bodies` opts in."""
-    if not settings.ledger.store_bodies or settings.storage.kind != "sqlite":
+    if not settings.ledger.store_bodies:
+        return NoBodies()
+    if settings.storage.kind != "sqlite":
+        log.warning("[ledger] store_bodies needs storage.kind = \"sqlite\"; bodies not kept")
         return NoBodies()
     store = SQLiteBodyStore(settings.storage.path, Redactor(settings.ledger.redact))
     return BodyWriter(store, batch_size=settings.storage.batch_size,
