@@ -200,3 +200,23 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(orjson.loads(done.stdout)["points"]) == 3 * 2
+
+
+def test_empirical_sample_from_the_ledger(tmp_path: Path) -> None:
+    from fleetcost.storage.sqlite import SQLiteUsageLog
+    from fleetcost.types import CallRecord
+
+    db = tmp_path / "fleetcost.db"
+    log = SQLiteUsageLog(db)
+    log.append([CallRecord(call_id=f"c{i}", ts=f"2026-11-23T10:00:0{i}Z", task_type=task,
+                           input_tokens=tokens, output_tokens=10)
+                for i, (task, tokens) in enumerate([("a", 100), ("a", 400), ("b", 9000)])])
+    log.close()
+    doc = _toy(levers=[])
+    doc["tasks"][0]["input_tokens"] = {"dist": "empirical", "path": str(db),
+                                       "column": "input_tokens", "where": {"task_type": "a"}}
+    sim = simulate(parse_workload(doc), spread_samples=0)
+    assert sim.stages[0].usd == 100 * Decimal(250) * 10 / 1_000_000  # mean of 100 and 400
+    doc["tasks"][0]["input_tokens"]["column"] = "cost_usd"
+    with pytest.raises(ConfigError, match="ledger sample column"):
+        simulate(parse_workload(doc), spread_samples=0)
