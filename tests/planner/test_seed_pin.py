@@ -45,7 +45,7 @@ def test_json_pins_the_seed_figures() -> None:
         ("baseline (all large)", "127800"), ("+ cache", "83965"),
         ("+ cache + cascade", "25406"), ("+ all three levers", "24458"),
     ]
-    assert [s["change"] for s in doc["stages"]] == ["0", "-0.343", "-0.801", "-0.809"]
+    assert [s["change"] for s in doc["stages"]] == ["0.000", "-0.343", "-0.801", "-0.809"]
     be = doc["breakeven"]
     assert (be["selfhost_per_call"], be["api_per_call"], be["utilisation"]) == (
         "0.000028", "0.000358", "0.077")

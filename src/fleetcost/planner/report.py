@@ -16,8 +16,8 @@ from fleetcost.pricing import format_usd
 
 
 def rounded(value: Decimal, quantum: Decimal) -> str:
-    return format_usd(value.quantize(quantum)) if quantum < 1 else format(
-        value.quantize(quantum), "f")
+    """`value` at the display precision, fixed decimals (`0.000028`, `83965`, `-0.343`)."""
+    return format(value.quantize(quantum), "f")
 
 
 def as_json(sim: Simulation) -> dict[str, Any]:
