@@ -220,3 +220,18 @@ def test_empirical_sample_from_the_ledger(tmp_path: Path) -> None:
     doc["tasks"][0]["input_tokens"]["column"] = "cost_usd"
     with pytest.raises(ConfigError, match="ledger sample column"):
         simulate(parse_workload(doc), spread_samples=0)
+
+
+MOONCAKE = AZURE.parents[1] / "mooncake" / "FAST25-release" / "traces" / "conversation_trace.jsonl"
+
+
+@pytest.mark.skipif(not MOONCAKE.is_file(), reason="shared Mooncake trace not present")
+def test_empirical_tokens_from_the_mooncake_trace() -> None:
+    lengths = [orjson.loads(line)["output_length"]
+               for line in MOONCAKE.read_bytes().splitlines() if line.strip()]
+    doc = _toy(levers=[])
+    doc["prices"]["big"] = {"input": "0", "output": "10"}
+    doc["tasks"][0]["output_tokens"] = {"dist": "empirical", "path": str(MOONCAKE),
+                                        "column": "output_length"}
+    sim = simulate(parse_workload(doc), spread_samples=0)
+    assert sim.stages[0].usd == 100 * Decimal(sum(lengths)) / len(lengths) * 10 / 1_000_000
