@@ -235,3 +235,19 @@ def test_empirical_tokens_from_the_mooncake_trace() -> None:
                                         "column": "output_length"}
     sim = simulate(parse_workload(doc), spread_samples=0)
     assert sim.stages[0].usd == 100 * Decimal(sum(lengths)) / len(lengths) * 10 / 1_000_000
+
+
+def test_task_types_with_their_own_lever_values() -> None:
+    doc = _toy(levers=[{"kind": "cache", "hit_rate": "0.1"}])
+    faq = dict(doc["tasks"][0], name="faq", levers={"cache": {"hit_rate": "0.5"}})
+    doc["tasks"].append(faq)
+    sim = simulate(parse_workload(doc), spread_samples=200)
+    # $10 calls, 100 tasks each: 0.9 x 1000 + 0.5 x 1000.
+    assert [s.usd for s in sim.stages] == [Decimal(2000), Decimal(1400)]
+    assert sim.stages[1].spreads["faq"].mean < sim.stages[1].spreads["t"].mean
+    # A swept parameter applies to every task type except where a task sets its own.
+    points = sweep.grid(parse_workload(doc), [sweep.parse_axis("cache.hit_rate=0.2")])
+    assert points[0].usd == Decimal(800) + Decimal(500)
+    doc["tasks"][1]["levers"] = {"batch": {"share": "0.5"}}
+    with pytest.raises(ValueError, match="task 'faq': batch.share"):
+        simulate(parse_workload(doc), spread_samples=0)

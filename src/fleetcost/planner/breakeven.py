@@ -43,9 +43,9 @@ def utilisation_threshold(selfhost: Decimal, api_per_call: Decimal) -> Decimal:
 
 
 def api_per_call(spec: w.BreakevenSpec, tds: list[TaskDists], prices: dict[str, Price],
-                 st: LeverState) -> Decimal:
+                 sts: list[LeverState]) -> Decimal:
     total_calls, total_usd = Decimal(0), Decimal(0)
-    for td in tds:
+    for td, st in zip(tds, sts, strict=True):
         calls = td.spec.volume * expected_calls(td, st)
         out = td.output_tokens.mean()
         if st.output_cap is not None:

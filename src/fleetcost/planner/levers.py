@@ -81,6 +81,23 @@ def states(levers: list[w.Lever]) -> list[LeverState]:
     return out
 
 
+def for_task(levers: list[w.Lever], task: w.TaskSpec) -> list[w.Lever]:
+    """The levers with `task`'s own values (its `levers` table) in place."""
+    for kind, fields in task.levers.items():
+        for name, value in fields.items():
+            try:
+                levers = with_param(levers, f"{kind}.{name}", value)
+            except ValueError as exc:
+                raise ValueError(f"task {task.name!r}: {exc}") from exc
+    return levers
+
+
+def stage_states(levers: list[w.Lever], tasks: list[w.TaskSpec]) -> list[list[LeverState]]:
+    """`result[stage][k]`: the lever state of task `k` after the first `stage` levers."""
+    per_task = [states(for_task(levers, t)) for t in tasks]
+    return [list(stage) for stage in zip(*per_task, strict=True)]
+
+
 def with_param(levers: list[w.Lever], param: str, value: Decimal) -> list[w.Lever]:
     """The levers with `kind.field` set to `value` (for sweeps and the optimiser)."""
     kind, _, field = param.partition(".")

@@ -111,10 +111,11 @@ def expected_calls(td: TaskDists, st: LeverState) -> Decimal:
     return td.calls.mean() if st.step_cap is None else td.calls.capped_mean(st.step_cap)
 
 
-def period_usd(tds: list[TaskDists], prices: dict[str, Price], st: LeverState) -> Decimal:
-    """Expected USD per period of the whole fleet in lever state `st`."""
+def period_usd(tds: list[TaskDists], prices: dict[str, Price],
+               sts: list[LeverState]) -> Decimal:
+    """Expected USD per period of the whole fleet, task `k` in lever state `sts[k]`."""
     return sum(
         (td.spec.volume * expected_calls(td, st) * expected_per_call(td, prices, st)
-         for td in tds),
+         for td, st in zip(tds, sts, strict=True)),
         Decimal(0),
     )

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from fleetcost.planner import breakeven as be
 from fleetcost.planner import workload as w
-from fleetcost.planner.levers import LeverState, label, states
+from fleetcost.planner.levers import LeverState, label, stage_states
 from fleetcost.planner.model import TaskDists, period_usd, resolve_prices, task_dists
 from fleetcost.planner.montecarlo import Spread, spread
 from fleetcost.types import Price
@@ -43,14 +43,14 @@ def simulate(workload: w.Workload, *, spread_samples: int | None = None) -> Simu
     samples = workload.samples if spread_samples is None else spread_samples
     names = [workload.report.baseline_label, *(label(lv) for lv in workload.levers)]
     stages: list[Stage] = []
-    all_states = states(list(workload.levers))
-    for name, st in zip(names, all_states, strict=True):
-        usd = period_usd(tds, prices, st)
+    all_states = stage_states(list(workload.levers), list(workload.tasks))
+    for name, sts in zip(names, all_states, strict=True):
+        usd = period_usd(tds, prices, sts)
         base = stages[0].usd if stages else usd
         change = usd / base - 1 if base else Decimal(0)
         spreads = {
             td.spec.name: spread(td, prices, st, seed=workload.seed, samples=samples)
-            for td in tds
+            for td, st in zip(tds, sts, strict=True)
         } if samples else {}
         stages.append(Stage(name, usd, change, spreads))
     return Simulation(workload, stages, _breakeven(workload, tds, prices, all_states[-1]),
@@ -58,7 +58,7 @@ def simulate(workload: w.Workload, *, spread_samples: int | None = None) -> Simu
 
 
 def _breakeven(workload: w.Workload, tds: list[TaskDists], prices: dict[str, Price],
-               final: LeverState) -> Breakeven | None:
+               final: list[LeverState]) -> Breakeven | None:
     spec = workload.breakeven
     if spec is None:
         return None

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from fleetcost.errors import ConfigError
 from fleetcost.planner import workload as w
-from fleetcost.planner.levers import states, with_param
+from fleetcost.planner.levers import stage_states, with_param
 from fleetcost.planner.model import period_usd, resolve_prices, task_dists
 
 POINT = Decimal("0.01")
@@ -92,7 +92,11 @@ def grid(workload: w.Workload, axes: list[Axis]) -> list[Point]:
             except ValueError as exc:
                 raise ConfigError(f"--sweep {axis.param}: {exc}") from exc
             params[axis.param] = value
-        usd = period_usd(tds, prices, states(levers)[-1])
+        try:
+            final = stage_states(levers, list(workload.tasks))[-1]
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        usd = period_usd(tds, prices, final)
         points.append(Point(tuple(params.items()), usd, loss(workload, params)))
     return points
 

@@ -86,6 +86,8 @@ class TaskSpec(_Strict):
     input_tokens: Quantity
     output_tokens: Quantity
     model: str
+    # This task type's own lever values, over the workload's: `{ cache = { hit_rate = "0.6" } }`.
+    levers: dict[str, dict[str, Num]] = Field(default_factory=dict)
 
 
 class CacheLever(_Strict):
