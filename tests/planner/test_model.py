@@ -249,5 +249,5 @@ def test_task_types_with_their_own_lever_values() -> None:
     points = sweep.grid(parse_workload(doc), [sweep.parse_axis("cache.hit_rate=0.2")])
     assert points[0].usd == Decimal(800) + Decimal(500)
     doc["tasks"][1]["levers"] = {"batch": {"share": "0.5"}}
-    with pytest.raises(ValueError, match="task 'faq': batch.share"):
+    with pytest.raises(ValueError, match=r"task 'faq': batch\.share"):
         simulate(parse_workload(doc), spread_samples=0)
