@@ -53,8 +53,8 @@ class WhatIf:
         return (self.counterfactual - self.actual) / self.actual if self.actual else Decimal(0)
 
     def line(self) -> str:
-        saved = "; ".join(f"{k} served {v['calls']:,} calls, saved ${v['saved_usd']}"
-                          for k, v in self.levers.items() if not k.startswith("provider"))
+        saved = "; ".join(f"{k.replace('_', ' ')} served {v['calls']:,} calls, "
+                          f"saved ${v['saved_usd']}" for k, v in self.levers.items())
         return (f"what if ({self.name}): the same {self.calls:,} calls replayed would have "
                 f"cost ${format_usd(self.counterfactual)} instead of "
                 f"${format_usd(self.actual)} ({self.change:+.1%})"
