@@ -18,9 +18,10 @@ from fleetcost.planner import sweep
 from fleetcost.planner.simulate import simulate
 from fleetcost.planner.workload import parse_workload
 from fleetcost.types import Price
+from tests.planner.paths import SHARED
 
 REPO = Path(__file__).resolve().parents[2]
-AZURE = REPO.parent.parent / "shared" / "data" / "azure-llm-inference-trace" / "data"
+AZURE = SHARED / "azure-llm-inference-trace" / "data"
 
 
 def _toy(**extra: Any) -> dict[str, Any]:
@@ -163,7 +164,7 @@ def test_cli_sweep_json_and_errors(tmp_path: Path) -> None:
 def test_trace_example(monkeypatch: pytest.MonkeyPatch) -> None:
     from fleetcost.planner.workload import load_workload
 
-    monkeypatch.setenv("FLEETCOST_DATA", str(AZURE.parents[1]))
+    monkeypatch.setenv("FLEETCOST_DATA", str(SHARED))
     sim = simulate(load_workload(REPO / "examples" / "trace-fleet.toml"), spread_samples=3000)
     costs = [s.usd for s in sim.stages]
     assert len(costs) == 7 and costs == sorted(costs, reverse=True)
@@ -222,7 +223,7 @@ def test_empirical_sample_from_the_ledger(tmp_path: Path) -> None:
         simulate(parse_workload(doc), spread_samples=0)
 
 
-MOONCAKE = AZURE.parents[1] / "mooncake" / "FAST25-release" / "traces" / "conversation_trace.jsonl"
+MOONCAKE = SHARED / "mooncake" / "FAST25-release" / "traces" / "conversation_trace.jsonl"
 
 
 @pytest.mark.skipif(not MOONCAKE.is_file(), reason="shared Mooncake trace not present")

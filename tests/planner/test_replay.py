@@ -22,10 +22,10 @@ import pytest
 from fleetcost.planner.replay import post_lengths
 from fleetcost.planner.sources import Recorded, load_source
 from tests.gateway.conftest import run_stack
+from tests.planner.paths import SHARED
 
 REPO = Path(__file__).resolve().parents[2]
-TAU = REPO.parent.parent / "shared" / "data" / "tau-bench" / "historical_trajectories" / \
-    "gpt-4o-airline.json"
+TAU = SHARED / "tau-bench" / "historical_trajectories" / "gpt-4o-airline.json"
 pytestmark = pytest.mark.skipif(not TAU.is_file(), reason="shared tau-bench data not present")
 
 CACHE_OFF = '[cache]\nmode = "off"\n'

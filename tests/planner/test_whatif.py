@@ -9,8 +9,9 @@ import pytest
 
 from fleetcost.fleet.trajectories import load_conversations
 from fleetcost.planner.whatif import EXACT_CACHE_ON, demo_calls, what_if
+from tests.planner.paths import SHARED
 
-DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
+DATA = SHARED
 pytestmark = pytest.mark.skipif(not (DATA / "tau-bench").is_dir(), reason="no shared data")
 
 
