@@ -23,6 +23,7 @@ from fleetcost.pricing.catalog import load_catalog
 from fleetcost.server import admin, dashboard, handlers, reports
 from fleetcost.server.io import BodyTooLarge, Scope, read_body, send_reply
 from fleetcost.storage.base import CacheStore, LedgerReader, UsageLog
+from fleetcost.storage.bodies import BodyWriter, NoBodies, Redactor, SQLiteBodyStore
 from fleetcost.storage.cache_memory import MemoryCacheStore
 from fleetcost.storage.cache_sqlite import SQLiteCacheStore
 from fleetcost.storage.memory import MemoryUsageLog
@@ -68,6 +69,18 @@ def open_stores(settings: Settings) -> Stores:
                   open_reader=lambda: SQLiteLedgerReader(path))
 
 
+def _body_writer(settings: Settings) -> BodyWriter | NoBodies:
+    """Request bodies for replay, only when `[ledger] store_bodies` opts in."""
+    if not settings.ledger.store_bodies:
+        return NoBodies()
+    if settings.storage.kind != "sqlite":
+        log.warning("[ledger] store_bodies needs storage.kind = \"sqlite\"; bodies not kept")
+        return NoBodies()
+    store = SQLiteBodyStore(settings.storage.path, Redactor(settings.ledger.redact))
+    return BodyWriter(store, batch_size=settings.storage.batch_size,
+                      flush_ms=settings.storage.flush_ms)
+
+
 class GatewayApp:
     def __init__(self, settings: Settings, stores: Stores, upstream: UpstreamClient) -> None:
         catalog = load_catalog()
@@ -93,6 +106,8 @@ class GatewayApp:
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
             sinks=sinks,
         )
+        self.bodies = _body_writer(settings)
+        self.ctx.keep_body = self.bodies.submit
         self.alerts = reports.AlertLoop(settings.alerts, stores.usage_log)
         def authorised(scope: Scope) -> bool:
             return admin.authorised(self, scope)
@@ -142,6 +157,7 @@ class GatewayApp:
         """Drain the ledger, then close the upstream client and the stores."""
         await self.alerts.stop()
         await self.writer.drain()
+        await self.bodies.drain()
         if self.spans is not None:
             self.spans.close()
         await self.ctx.upstream.close()
