@@ -88,6 +88,9 @@ class Identity:
     session_id: str | None = None
     task_type: str | None = None
     parent_id: str | None = None
+    # Budget scopes beyond the ledger columns: a team, and free-form tags.
+    team: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 CallOutcome = Literal[

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,9 @@ from fleetcost.pipeline.upstream import UpstreamClient
 from fleetcost.pricing.catalog import load_catalog
 from fleetcost.server import admin, handlers
 from fleetcost.server.io import BodyTooLarge, Scope, read_body, send_reply
-from fleetcost.storage.base import CacheStore, UsageLog
+from fleetcost.storage.base import BudgetLedger, CacheStore, UsageLog
+from fleetcost.storage.budget_memory import MemoryBudgetLedger
+from fleetcost.storage.budget_sqlite import SQLiteBudgetLedger
 from fleetcost.storage.cache_memory import MemoryCacheStore
 from fleetcost.storage.cache_sqlite import SQLiteCacheStore
 from fleetcost.storage.memory import MemoryUsageLog
@@ -38,10 +40,12 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class Stores:
     usage_log: UsageLog
     cache: CacheStore
+    budgets: BudgetLedger = field(default_factory=MemoryBudgetLedger)
 
     def close(self) -> None:
         self.usage_log.close()
         self.cache.close()
+        self.budgets.close()
 
 
 def cache_path(settings: Settings) -> str:
@@ -51,12 +55,21 @@ def cache_path(settings: Settings) -> str:
     return str(ledger.with_name(ledger.stem + "-cache.db"))
 
 
+def budgets_path(settings: Settings) -> str:
+    if settings.storage.budgets_path:
+        return settings.storage.budgets_path
+    ledger = Path(settings.storage.path)
+    return str(ledger.with_name(ledger.stem + "-budgets.db"))
+
+
 def open_stores(settings: Settings) -> Stores:
     if settings.storage.kind == "memory":
         return Stores(usage_log=MemoryUsageLog(),
-                      cache=MemoryCacheStore(settings.cache.max_entries))
+                      cache=MemoryCacheStore(settings.cache.max_entries),
+                      budgets=MemoryBudgetLedger())
     return Stores(usage_log=SQLiteUsageLog(settings.storage.path),
-                  cache=SQLiteCacheStore(cache_path(settings)))
+                  cache=SQLiteCacheStore(cache_path(settings)),
+                  budgets=SQLiteBudgetLedger(budgets_path(settings)))
 
 
 class GatewayApp:
@@ -74,7 +87,7 @@ class GatewayApp:
         )
         self.ctx = GatewayContext(
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
-            sinks=[self.writer.submit, self.metrics.observe],
+            sinks=[self.writer.submit, self.metrics.observe], budgets=stores.budgets,
         )
         self.routes = handlers.route_table(self) | admin.route_table(self)
 
@@ -117,6 +130,7 @@ class GatewayApp:
     async def shutdown(self) -> None:
         """Drain the ledger, then close the upstream client and the stores."""
         await self.writer.drain()
+        self.stores.budgets.release_owner(self.ctx.owner)  # holds of calls cut by the stop
         await self.ctx.upstream.close()
         self.stores.close()
 

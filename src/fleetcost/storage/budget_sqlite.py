@@ -17,7 +17,6 @@ never hold the lock a reserve waits for.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -159,10 +158,7 @@ class SQLiteBudgetLedger:
 
     def close(self) -> None:
         with self._lock:
-            try:
-                self._conn.close()
-            except sqlite3.ProgrammingError:
-                pass
+            self._conn.close()
 
 
 def _plus(bal: BudgetBalance, nano: int, tokens: int) -> BudgetBalance:
