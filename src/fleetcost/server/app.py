@@ -20,7 +20,7 @@ from fleetcost.config import Settings
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.upstream import UpstreamClient
 from fleetcost.pricing.catalog import load_catalog
-from fleetcost.server import admin, handlers
+from fleetcost.server import admin, admin_budgets, handlers
 from fleetcost.server.io import BodyTooLarge, Scope, read_body, send_reply
 from fleetcost.storage.base import BudgetLedger, CacheStore, UsageLog
 from fleetcost.storage.budget_memory import MemoryBudgetLedger
@@ -89,16 +89,19 @@ class GatewayApp:
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
             sinks=[self.writer.submit, self.metrics.observe], budgets=stores.budgets,
         )
-        self.routes = handlers.route_table(self) | admin.route_table(self)
+        self.routes = (handlers.route_table(self) | admin.route_table(self)
+                       | admin_budgets.route_table(self))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             handler = self.routes.get((scope["method"], scope["path"]))
             if handler is None:
-                handler = admin.match_prefix(self, scope) or handlers.not_found
+                handler = (admin.match_prefix(self, scope)
+                           or admin_budgets.match_prefix(self, scope) or handlers.not_found)
             try:
-                body = await read_body(receive) if scope["method"] == "POST" else b""
+                body = (await read_body(receive) if scope["method"] in ("POST", "PUT", "PATCH")
+                        else b"")
                 reply = await handler(scope, body)
             except BodyTooLarge:
                 reply = handlers.error(413, "request body too large (limit 32 MiB)")
