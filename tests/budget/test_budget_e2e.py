@@ -118,7 +118,7 @@ def _check(stack: Stack, results: list[tuple[int, str | None]], mode: str) -> No
     for agent, message in refused:
         found = REFUSAL.search(message)
         assert found, message
-        name, scope, member, limit = found.groups()
+        _name, scope, member, limit = found.groups()
         assert member == (f"agent-{agent:02d}" if scope == "agent" else TENANT), message
         assert Decimal(limit) == (AGENT_LIMIT if scope == "agent" else TENANT_LIMIT)
         named.add(scope)
