@@ -133,6 +133,9 @@ class CallRecord:
     system_tokens: int | None = None
     batch: bool = False
     error: str | None = None
+    # The max_tokens in force for the call (after caps and degrade), for the
+    # report of answers that ran into their cap.
+    output_cap: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "diagnose the ledger: unpriced models, errors, waste"),
     "prices": ("prices", "show or import the price catalog"),
     "count": ("count", "count the tokens of a text or a messages JSON"),
+    "budgets": ("budgets", "budgets: spent/reserved/remaining, `suggest` limits, `caps` report"),
     "eval": ("eval", "offline evaluations: `eval cache PAIRS` for the semantic cache"),
 }
 

@@ -70,6 +70,7 @@ def account(state: CallState, ctx: GatewayContext) -> CallRecord:
         outcome=state.outcome,
         route_reason=state.route_reason,
         error=state.error,
+        output_cap=state.request.max_tokens if state.request else None,
     )
     ctx.emit(record)
     settle_budget(state, ctx, record)

@@ -50,6 +50,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX calls_session ON calls (session_id);
         """,
     ),
+    (
+        "m003_budgets",
+        """
+        ALTER TABLE calls ADD COLUMN output_cap INTEGER
+        """,
+    ),
 ]
 
 
