@@ -63,10 +63,10 @@ def preview_price(state: CallState, ctx: GatewayContext) -> Price | None:
     return ctx.price(requested)
 
 
-def worst_case(state: CallState, price: Price) -> tuple[int, int]:
+def worst_case(state: CallState, ctx: GatewayContext, price: Price) -> tuple[int, int]:
     """(nano-dollars, tokens) the call can cost at most at `price`."""
     assert state.request is not None
-    prompt = prompt_count(state).upper_bound
+    prompt = prompt_count(state, ctx.token_memo).upper_bound
     output = state.request.max_tokens or price.max_output_tokens
     if output is None and price.context_window is not None:
         output = max(price.context_window - prompt, 0)
@@ -99,7 +99,7 @@ def reserve(state: CallState, ctx: GatewayContext) -> None:
 
 def _hold(state: CallState, ctx: GatewayContext, applied: list[Applied], price: Price,
           now: float) -> BudgetHold:
-    nano, tokens = worst_case(state, price)
+    nano, tokens = worst_case(state, ctx, price)
     stored = [a for a in applied if a.stored]
     refused = [a for a in applied if not a.stored and _over(a, nano, tokens)]
     hold_id = state.call_id
@@ -138,7 +138,7 @@ def resize(state: CallState, ctx: GatewayContext, price: Price | None = None) ->
     if hold is None:
         return
     price = price or hold.price
-    nano, tokens = worst_case(state, price)
+    nano, tokens = worst_case(state, ctx, price)
     if (nano, tokens) == (hold.nano, hold.tokens):
         return
     applied = hold.applied

@@ -61,6 +61,7 @@ def _switch(state: CallState, model: str) -> None:
         state.requested_model = req.model
     req.model = model
     req.body["model"] = model
+    state.prompt_count = None  # counted again for the new model's tokenizer
     state.route_reason = "budget-degrade"
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from fleetcost.config import GuardLimits, GuardsConfig
 from fleetcost.errors import BadRequest
 from fleetcost.pipeline.state import CallState
-from fleetcost.pricing.tokens import TokenCount, count_messages
+from fleetcost.pipeline.token_memo import TokenMemo
+from fleetcost.pricing.tokens import TokenCount
 
 # Body keys that bound a reply's length in the two chat protocols; when a
 # request carries none, the protocol that makes it optional takes the first.
@@ -29,13 +30,12 @@ def limits_for(guards: GuardsConfig, task: str | None) -> GuardLimits:
     return guards.model_copy(update=override.model_dump(exclude_none=True))
 
 
-def prompt_count(state: CallState) -> TokenCount:
+def prompt_count(state: CallState, memo: TokenMemo) -> TokenCount:
     """Count the prompt once per call, whichever stage asks first."""
     if state.prompt_count is None:
         req = state.request
         assert req is not None
-        state.prompt_count = count_messages(req.messages, req.model, tools=req.tools,
-                                            system=req.system)
+        state.prompt_count = memo.count(req.messages, req.model, req.tools, req.system)
     return state.prompt_count
 
 
@@ -52,11 +52,11 @@ def clamp_max_tokens(state: CallState, cap: int) -> None:
     req.max_tokens = cap
 
 
-def apply_caps(state: CallState, limits: GuardLimits) -> None:
+def apply_caps(state: CallState, limits: GuardLimits, memo: TokenMemo) -> None:
     if limits.max_output_tokens is not None:
         clamp_max_tokens(state, limits.max_output_tokens)
     if limits.max_input_tokens is not None:
-        tokens = prompt_count(state).tokens
+        tokens = prompt_count(state, memo).tokens
         if tokens > limits.max_input_tokens:
             raise BadRequest(
                 f"the prompt has about {tokens} tokens, over the per-turn input cap of "

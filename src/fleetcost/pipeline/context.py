@@ -19,6 +19,7 @@ from fleetcost.errors import ConfigError
 from fleetcost.pipeline.budget_rules import Rule, compile_rules
 from fleetcost.pipeline.caps import limits_for
 from fleetcost.pipeline.guard_state import GuardBook
+from fleetcost.pipeline.token_memo import TokenMemo
 from fleetcost.pipeline.upstream import Timeout, UpstreamClient, timeout_for
 from fleetcost.pricing.catalog import Catalog, price_from_dict
 from fleetcost.providers import registry
@@ -68,6 +69,7 @@ class GatewayContext:
     owner: str = field(default_factory=lambda: f"gw-{os.getpid()}-{random.getrandbits(32):08x}")
     guard_book: GuardBook = field(default_factory=lambda: GuardBook(1))
     _limits_memo: dict[str | None, GuardLimits] = field(default_factory=dict)
+    token_memo: TokenMemo = field(default_factory=TokenMemo)
 
     def __post_init__(self) -> None:
         self.budget_rules = compile_rules(self.settings.budgets)

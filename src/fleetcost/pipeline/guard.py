@@ -76,18 +76,18 @@ def guard(state: CallState, ctx: GatewayContext, body: bytes) -> None:
     if not guards.enabled or state.request is None:
         return
     limits = ctx.guard_limits(state.identity.task_type)
-    apply_caps(state, limits)
+    apply_caps(state, limits, ctx.token_memo)
     ident = state.identity
     if ident.session_id is None:
         return
     now = time.monotonic()
     track = ctx.guard_book.track(f"{ident.tenant}\x00{ident.session_id}", now)
-    _check(state, track, limits, body, now)
+    _check(state, ctx, track, limits, body, now)
     track.steps += 1
 
 
-def _check(state: CallState, track: SessionTrack, limits: GuardLimits, body: bytes,
-           now: float) -> None:
+def _check(state: CallState, ctx: GatewayContext, track: SessionTrack, limits: GuardLimits,
+           body: bytes, now: float) -> None:
     assert state.request is not None
     if limits.max_steps is not None and track.steps >= limits.max_steps:
         raise LoopDetected(f"session reached its step cap of {limits.max_steps} calls")
@@ -106,12 +106,12 @@ def _check(state: CallState, track: SessionTrack, limits: GuardLimits, body: byt
                     f"loop detected: {what} {seen} times within {limits.loop_window_s:g} s "
                     f"(limit {limits.loop_repeats})")
     if limits.growth_steps is not None:
-        _growth(state, track, limits.growth_steps)
+        _growth(state, ctx, track, limits.growth_steps)
 
 
-def _growth(state: CallState, track: SessionTrack, steps: int) -> None:
+def _growth(state: CallState, ctx: GatewayContext, track: SessionTrack, steps: int) -> None:
     assert state.request is not None
-    prompt = prompt_count(state).tokens
+    prompt = prompt_count(state, ctx.token_memo).tokens
     results = tool_results(state.request.messages)
     grew = prompt > track.last_prompt and results <= track.last_tool_results
     track.growth = track.growth + 1 if grew and track.last_prompt else 0

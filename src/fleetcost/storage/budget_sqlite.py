@@ -51,6 +51,7 @@ SELECT
   (SELECT COALESCE(SUM(tokens), 0) FROM budget_holds WHERE key = ?1 AND expires_at > ?2)
 """
 _HOLD_OF = "SELECT nano, tokens FROM budget_holds WHERE hold_id = ? AND key = ?"
+CHECKPOINT_S = 1.0
 
 
 def _crosses(charge: BudgetCharge, bal: BudgetBalance, nano: int, tokens: int) -> bool:
@@ -61,11 +62,31 @@ def _crosses(charge: BudgetCharge, bal: BudgetBalance, nano: int, tokens: int) -
 
 
 class SQLiteBudgetLedger:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, checkpoint_s: float = CHECKPOINT_S) -> None:
         self.path = str(path)
         self._conn = connect(self.path)
         self._lock = threading.Lock()
         self._conn.executescript(_SCHEMA)
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if self.path != ":memory:":
+            # Commits in WAL mode do not sync; checkpoints do, and an automatic
+            # one runs inside whichever commit crosses the threshold: measured
+            # here, a 4-20 ms stall on 1% of reserves, on the event loop. A
+            # thread of our own checkpoints instead (PASSIVE: never blocks writers).
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, args=(checkpoint_s,), daemon=True,
+                name="fleetcost-budget-checkpoint")
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self, every_s: float) -> None:
+        conn = connect(self.path)
+        try:
+            while not self._stop.wait(every_s):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
 
     def _balance(self, key: str, now: float) -> BudgetBalance:
         row = self._conn.execute(_BALANCE, (key, now)).fetchone()
@@ -157,6 +178,9 @@ class SQLiteBudgetLedger:
             return {k: self._balance(k, now) for k in sorted(keys)}
 
     def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join()
         with self._lock:
             self._conn.close()
 
