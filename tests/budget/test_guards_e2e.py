@@ -46,6 +46,14 @@ degrade_models = ["gpt-4o-mini"]
 summarize_max_tokens = 30
 
 [[budgets]]
+scope = "agent"
+match = "summarizer-s"
+limit_usd = "0.002"
+window = "total"
+action = "summarize"
+degrade_models = ["claude-haiku-4-5"]
+
+[[budgets]]
 scope = "tag"
 match = "cached"
 limit_usd = "0.5"
@@ -178,6 +186,17 @@ def test_summarize_mode_answers_once_then_refuses(oai: openai.OpenAI) -> None:
             assert "last-words" in err.body["message"] and "total" in err.body["message"]
             return
     pytest.fail("summarize mode never refused once the budget was spent")
+
+
+def test_summarize_mode_streamed(ant: anthropic.Anthropic) -> None:
+    with ant.messages.stream(
+            model="claude-sonnet-4-6", max_tokens=2000,
+            messages=[{"role": "user", "content": "Wrap up the refund case"}],
+            extra_headers={"X-Fleetcost-Agent": "summarizer-s"}) as stream:
+        final = stream.get_final_message()
+        assert stream.response.headers["x-fleetcost-model"] == "claude-haiku-4-5"
+    assert final.stop_reason == "budget_exceeded"
+    assert final.usage.output_tokens <= 256
 
 
 def test_cache_hit_releases_everything(stack: Stack, oai: openai.OpenAI) -> None:

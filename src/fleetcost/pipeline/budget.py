@@ -31,7 +31,13 @@ from decimal import Decimal
 
 from fleetcost.errors import BudgetExceeded
 from fleetcost.pipeline.budget_hold import BudgetHold
-from fleetcost.pipeline.budget_plan import degrade, remaining_header, soft_crossed, summarize
+from fleetcost.pipeline.budget_plan import (
+    degrade,
+    preview_price,
+    remaining_header,
+    soft_crossed,
+    summarize,
+)
 from fleetcost.pipeline.budget_rules import (
     Applied,
     applicable,
@@ -51,16 +57,6 @@ log = logging.getLogger("fleetcost.budget")
 def _store(ctx: GatewayContext) -> BudgetLedger:
     assert ctx.budgets is not None  # GatewayContext refuses rules without a store
     return ctx.budgets
-
-
-def preview_price(state: CallState, ctx: GatewayContext) -> Price | None:
-    """The price of the model the route stage will pick for the requested name."""
-    assert state.request is not None
-    requested = state.request.model
-    alias = ctx.settings.models.get(requested)
-    if alias is not None:
-        return ctx.price(requested) or ctx.price(alias.model or requested)
-    return ctx.price(requested)
 
 
 def worst_case(state: CallState, ctx: GatewayContext, price: Price) -> tuple[int, int]:
@@ -92,7 +88,7 @@ def reserve(state: CallState, ctx: GatewayContext) -> None:
     state.budget = _hold(state, ctx, applied, price, now)
     crossed = soft_crossed(state.budget)
     if crossed is not None and not state.summarize and degrade(state, ctx, crossed):
-        resize(state, ctx)
+        resize(state, ctx, preview_price(state, ctx))
         state.reply_headers.append((b"x-fleetcost-budget-warning", (
             f"soft limit of budget {crossed.rule.name!r} passed: degraded").encode()))
 

@@ -29,6 +29,16 @@ from fleetcost.types import Price
 FINISH = "budget_exceeded"
 
 
+def preview_price(state: CallState, ctx: GatewayContext) -> Price | None:
+    """The price of the model the route stage will pick for the requested name."""
+    assert state.request is not None
+    requested = state.request.model
+    alias = ctx.settings.models.get(requested)
+    if alias is not None:
+        return ctx.price(requested) or ctx.price(alias.model or requested)
+    return ctx.price(requested)
+
+
 def soft_crossed(hold: BudgetHold) -> Applied | None:
     for a in hold.applied:
         soft = a.rule.soft_nano
@@ -39,7 +49,7 @@ def soft_crossed(hold: BudgetHold) -> Applied | None:
 
 def _cheaper(state: CallState, ctx: GatewayContext, models: list[str]) -> list[tuple[str, Price]]:
     assert state.request is not None
-    current = ctx.price(state.request.model)
+    current = preview_price(state, ctx)
     kind = state.adapter.kind
     found = []
     for model in models:
@@ -49,7 +59,8 @@ def _cheaper(state: CallState, ctx: GatewayContext, models: list[str]) -> list[t
                          else price.provider if price else None)
         if price is None or provider_kind != kind or model == state.request.model:
             continue
-        if current is None or price.output < current.output or price.input < current.input:
+        # One total order (input + output rate), so repeated degrading always ends.
+        if current is None or price.input + price.output < current.input + current.output:
             found.append((model, price))
     return found
 
