@@ -4,7 +4,9 @@ Starts the provider emulator and the gateway as child processes, replays
 tau-bench airline conversations as a fleet of agents on four models, reads
 the gateway's ledger back and prints calls, tokens and exact cost per agent
 and per model. Each scenario (today the baseline with every lever off; the
-levers join as they land) gets its own table.
+levers join as they land) gets its own table. Last, a scripted agent stuck
+in a tool-call loop runs through the same gateway until the default guard
+stops it, and what it cost until then is read from the ledger.
 """
 
 from __future__ import annotations
