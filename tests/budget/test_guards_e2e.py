@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -250,3 +251,28 @@ def test_upstream_errors_release_the_hold(tmp_path: Path) -> None:
         listed = httpx.get(stack.gateway + "/fleetcost/v1/budgets").json()
         bucket = listed[0]["buckets"][0]
         assert bucket["reserved_usd"] == "0" and bucket["spent_usd"] == "0"
+
+
+def test_long_stream_keeps_its_hold_past_the_ttl(tmp_path: Path) -> None:
+    """TTL 0.6 s: a stream still flowing after 1.2 s must still be held, not expired."""
+    config = ('[storage]\nreservation_ttl_s = 0.6\n'
+              '[[budgets]]\nscope = "agent"\nlimit_usd = "1"\n')
+    with run_stack(tmp_path, emulator_args=("--latency", "realistic"), config=config) as stack:
+        client = openai.OpenAI(base_url=stack.gateway + "/v1", api_key="k", max_retries=0)
+        for attempt in range(8):
+            started = time.monotonic()
+            seen = None
+            stream = client.chat.completions.create(
+                model="gpt-4o", max_tokens=2000, stream=True,
+                extra_headers={"X-Fleetcost-Agent": "long"},
+                messages=[{"role": "user", "content": f"Tell the whole story, take {attempt}"}])
+            for _ in stream:
+                if seen is None and time.monotonic() - started > 1.2:
+                    listed = httpx.get(stack.gateway + "/fleetcost/v1/budgets").json()
+                    seen = Decimal(listed[0]["buckets"][0]["reserved_usd"])
+            if seen is not None:
+                assert seen > 0, "the hold expired while its stream was still running"
+                listed = httpx.get(stack.gateway + "/fleetcost/v1/budgets").json()
+                assert listed[0]["buckets"][0]["reserved_usd"] == "0"
+                return
+    pytest.fail("no stream lasted 1.2 s; lengthen the prompt")

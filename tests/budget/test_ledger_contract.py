@@ -75,6 +75,13 @@ def test_release_and_settle_after_expiry(ledger: Ledger) -> None:
     assert ledger.balances(["agent|a|d1"], 16.0)["agent|a|d1"].used_nano == 1010
 
 
+def test_extend_keeps_a_long_call_held(ledger: Ledger) -> None:
+    _reserve(ledger, "h1", 1000, ttl=5.0)
+    ledger.extend("h1", 100.0)
+    assert _reserve(ledger, "h2", 1, now=50.0) == ("agent|a|d1",)
+    assert _reserve(ledger, "h3", 1, now=100.0) == ()
+
+
 def test_resize_grows_under_the_same_check_and_shrinks_always(ledger: Ledger) -> None:
     _reserve(ledger, "h1", 500)
     _reserve(ledger, "h2", 300)

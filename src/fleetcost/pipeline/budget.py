@@ -52,6 +52,8 @@ from fleetcost.storage.base import BudgetLedger
 from fleetcost.types import CallRecord, Price
 
 log = logging.getLogger("fleetcost.budget")
+# A running call renews its hold after a third of the TTL has passed.
+RENEW_FRACTION = 3
 
 
 def _store(ctx: GatewayContext) -> BudgetLedger:
@@ -107,7 +109,8 @@ def _hold(state: CallState, ctx: GatewayContext, applied: list[Applied], price: 
         refused = [a for a in stored if a.charge.key in result.refused]
         used = {k: b.used_nano for k, b in result.balances.items()}
     if not refused:
-        return BudgetHold(hold_id, stored, nano, tokens, price, used)
+        renew_at = time.monotonic() + ctx.settings.storage.reservation_ttl_s / RENEW_FRACTION
+        return BudgetHold(hold_id, stored, nano, tokens, price, used, renew_at=renew_at)
     tightest = min(refused, key=lambda a: _room(a, used))
     action = tightest.rule.config.action
     if action == "degrade" and not state.compress and degrade(state, ctx, tightest):
@@ -153,6 +156,16 @@ def rebudget(state: CallState, ctx: GatewayContext) -> None:
     if hold is None or state.price is None or state.price == hold.price:
         return
     resize(state, ctx, state.price)
+
+
+def keep_alive(hold: BudgetHold, ctx: GatewayContext) -> None:
+    """A long stream renews its hold's expiry, so only a dead process's holds expire."""
+    now = time.monotonic()
+    if now < hold.renew_at or hold.settled or not hold.applied:
+        return
+    ttl = ctx.settings.storage.reservation_ttl_s
+    hold.renew_at = now + ttl / RENEW_FRACTION
+    _store(ctx).extend(hold.hold_id, time.time() + ttl)
 
 
 def release(state: CallState, ctx: GatewayContext) -> None:

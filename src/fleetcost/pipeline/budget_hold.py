@@ -26,3 +26,5 @@ class BudgetHold:
     price: Price
     used_nano: dict[str, int]
     settled: bool = False
+    # time.monotonic() after which a still-running call pushes its expiry back.
+    renew_at: float = 0.0

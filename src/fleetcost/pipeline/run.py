@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from fleetcost.errors import BudgetExceeded, FleetcostError, LoopDetected, UpstreamError
 from fleetcost.pipeline.account import account, cost_header
-from fleetcost.pipeline.budget import rebudget, release, reserve
+from fleetcost.pipeline.budget import keep_alive, rebudget, release, reserve
 from fleetcost.pipeline.budget_plan import mark_finished, mark_stream, remaining_header
 from fleetcost.pipeline.cache import CachePlan, entry_for, lookup, plan
 from fleetcost.pipeline.call import open_upstream
@@ -193,6 +193,8 @@ async def _relay(
     try:
         async for chunk in resp.content.iter_any():
             out = tap.feed(chunk)
+            if state.budget is not None:
+                keep_alive(state.budget, ctx)
             if state.summarize and out:
                 out = mark_stream(out)
             if state.ttft_ms is None and tap.first_token:

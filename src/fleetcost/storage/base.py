@@ -150,7 +150,8 @@ listing of a budget that applies to each member separately).
 
     Every hold carries an `expires_at` and an `owner` (the process that took
     it), so the holds of a crashed process stop counting once they expire and
-    an orderly shutdown can release its own at once (`release_owner`).
+    an orderly shutdown can release its own at once (`release_owner`); a
+    call that outlives its TTL (a long stream) pushes it back with `extend`.
 
     Why this shape fits a Redis Lua implementation later: each method touches
     a known list of keys given up front (the charged buckets), needs no
@@ -174,6 +175,8 @@ listing of a budget that applies to each member separately).
                tokens: int) -> None: ...
 
     def release(self, hold_id: str) -> None: ...
+
+    def extend(self, hold_id: str, expires_at: float) -> None: ...
 
     def release_owner(self, owner: str) -> int: ...
 

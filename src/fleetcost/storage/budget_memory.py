@@ -93,6 +93,11 @@ class MemoryBudgetLedger:
         with self._lock:
             self._holds.pop(hold_id, None)
 
+    def extend(self, hold_id: str, expires_at: float) -> None:
+        with self._lock:
+            for row in self._holds.get(hold_id, []):
+                row.expires_at = expires_at
+
     def release_owner(self, owner: str) -> int:
         with self._lock:
             doomed = [h for h, rows in self._holds.items() if rows and rows[0].owner == owner]

@@ -157,6 +157,11 @@ class SQLiteBudgetLedger:
         with self._lock:
             self._conn.execute("DELETE FROM budget_holds WHERE hold_id = ?", (hold_id,))
 
+    def extend(self, hold_id: str, expires_at: float) -> None:
+        with self._lock:
+            self._conn.execute("UPDATE budget_holds SET expires_at = ? WHERE hold_id = ?",
+                               (expires_at, hold_id))
+
     def release_owner(self, owner: str) -> int:
         with self._lock:
             held = self._conn.execute("SELECT COUNT(DISTINCT hold_id) FROM budget_holds "
