@@ -276,3 +276,16 @@ def test_long_stream_keeps_its_hold_past_the_ttl(tmp_path: Path) -> None:
                 assert listed[0]["buckets"][0]["reserved_usd"] == "0"
                 return
     pytest.fail("no stream lasted 1.2 s; lengthen the prompt")
+
+
+def test_admin_budgets_survive_a_restart(tmp_path: Path) -> None:
+    config = '[[budgets]]\nname = "base"\nscope = "tenant"\nlimit_usd = "1"\n'
+    with run_stack(tmp_path, config=config) as stack:
+        url = stack.gateway + "/fleetcost/v1/budgets"
+        assert httpx.post(url, json={"name": "extra", "scope": "agent", "limit_usd": "0.5"}
+                          ).status_code == 201
+        assert httpx.put(url + "/base", json={"limit_usd": "2"}).status_code == 200
+    with run_stack(tmp_path, config=config) as stack:
+        listed = {b["name"]: b["limit_usd"]
+                  for b in httpx.get(stack.gateway + "/fleetcost/v1/budgets").json()}
+    assert listed == {"base": "2", "extra": "0.5"}

@@ -100,6 +100,13 @@ def test_release_owner_and_buckets(ledger: Ledger) -> None:
     assert list(found) == ["agent|a|d1"] and found["agent|a|d1"].spent_nano == 50
 
 
+def test_saved_rules_roundtrip(ledger: Ledger) -> None:
+    ledger.save_rule("b", '{"scope": "agent"}')
+    ledger.save_rule("a", '{"scope": "tenant"}')
+    ledger.save_rule("b", '{"scope": "team"}')
+    assert ledger.saved_rules() == {"b": '{"scope": "team"}', "a": '{"scope": "tenant"}'}
+
+
 def test_concurrent_reserves_never_overspend(ledger: Ledger) -> None:
     granted: list[str] = []
 

@@ -24,7 +24,7 @@ from fleetcost.cli.calls import open_ledger
 from fleetcost.config import load_settings
 from fleetcost.errors import ConfigError
 from fleetcost.pipeline.budget_report import describe_all
-from fleetcost.pipeline.budget_rules import compile_rules
+from fleetcost.pipeline.budget_rules import merged_rules
 from fleetcost.server.app import budgets_path
 from fleetcost.storage.base import CallQuery
 from fleetcost.storage.budget_sqlite import SQLiteBudgetLedger
@@ -61,16 +61,15 @@ def _list(args: argparse.Namespace) -> int:
     if args.db:
         settings = settings.model_copy(update={"storage": settings.storage.model_copy(
             update={"path": args.db})})
-    rules = compile_rules(settings.budgets)
-    path = budgets_path(settings)
-    if not rules:
-        raise ConfigError("no [[budgets]] in the config; add one (see docs/config.md) "
-                          "or pass --config")
-    store = SQLiteBudgetLedger(path)
+    store = SQLiteBudgetLedger(budgets_path(settings))
     try:
+        rules = merged_rules(settings.budgets, store.saved_rules())
         data = describe_all(rules, store)
     finally:
         store.close()
+    if not rules:
+        raise ConfigError("no budgets: add [[budgets]] to the config (see docs/config.md), "
+                          "pass --config, or create one with POST /fleetcost/v1/budgets")
     if args.json:
         _print_json(data)
         return 0

@@ -15,7 +15,7 @@ itself is compared with the limit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
@@ -75,6 +75,20 @@ def compile_rules(budgets: Sequence[BudgetConfig]) -> tuple[Rule, ...]:
             soft_nano=to_nano(cfg.soft_usd) if cfg.soft_usd is not None else None,
         ))
     return tuple(rules)
+
+
+def merged_rules(budgets: Sequence[BudgetConfig], saved: Mapping[str, str]) -> tuple[Rule, ...]:
+    """Config budgets, with those saved through the admin API replacing or joining them."""
+    configs = [r.config.model_copy(update={"name": r.name}) for r in compile_rules(budgets)]
+    index = {c.name: i for i, c in enumerate(configs)}
+    for name, data in saved.items():
+        cfg = BudgetConfig.model_validate_json(data).model_copy(update={"name": name})
+        if name in index:
+            configs[index[name]] = cfg
+        else:
+            index[name] = len(configs)
+            configs.append(cfg)
+    return compile_rules(configs)
 
 
 def _members(scope: str, ident: Identity) -> tuple[str, ...]:

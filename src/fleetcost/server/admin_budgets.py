@@ -1,9 +1,11 @@
 """Admin budgets API: `/fleetcost/v1/budgets` (list, create) and `/budgets/{name}` (update).
 
 Same admin key rule as the rest of the admin API. Created and updated
-budgets take effect on the next call; they live in this process (config
-stays the source of truth at startup). A budget keeps its spend when its
-limits change, because its buckets are keyed by its name.
+budgets take effect on the next call and are saved in the budget store, so
+they survive a restart (a saved budget replaces the config's budget of the
+same name). Other replicas sharing the store pick them up when they start.
+A budget keeps its spend when its limits change, because its buckets are
+keyed by its name.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ def route_table(app: GatewayApp) -> dict[tuple[str, str], Handler]:
         if cfg.name is not None and rules[-1].name != cfg.name:
             return _error(409, f"a budget named {cfg.name!r} exists; update it with PUT")
         app.ctx.budget_rules = rules
+        await asyncio.to_thread(app.stores.budgets.save_rule, rules[-1].name,
+                                rules[-1].config.model_dump_json())
         return Reply(201, [JSON], orjson.dumps({"name": rules[-1].name}))
 
     return {("GET", PATH): list_budgets, ("POST", PATH): create}
@@ -102,6 +106,7 @@ def match_prefix(app: GatewayApp, scope: Scope) -> Handler | None:
         configs = [r.config.model_copy(update={"name": r.name}) for r in rules]
         configs[index] = cfg
         app.ctx.budget_rules = compile_rules(configs)
+        await asyncio.to_thread(app.stores.budgets.save_rule, name, cfg.model_dump_json())
         return Reply(200, [JSON], orjson.dumps({"name": name}))
 
     return update

@@ -17,6 +17,7 @@ from typing import Any
 
 from fleetcost.analytics.prometheus import Metrics
 from fleetcost.config import Settings
+from fleetcost.pipeline.budget_rules import merged_rules
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.upstream import UpstreamClient
 from fleetcost.pricing.catalog import load_catalog
@@ -89,6 +90,8 @@ class GatewayApp:
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
             sinks=[self.writer.submit, self.metrics.observe], budgets=stores.budgets,
         )
+        # Budgets saved through the admin API outlive restarts: they live in the store.
+        self.ctx.budget_rules = merged_rules(settings.budgets, stores.budgets.saved_rules())
         self.routes = (handlers.route_table(self) | admin.route_table(self)
                        | admin_budgets.route_table(self))
 

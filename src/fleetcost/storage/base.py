@@ -147,6 +147,9 @@ class BudgetLedger(Protocol):
     the same check (growing can be refused; shrinking always succeeds).
 `buckets` lists every bucket whose key starts with `prefix` (the admin
 listing of a budget that applies to each member separately).
+`save_rule` / `saved_rules` keep budgets created or changed through the
+admin API (name -> the budget's JSON), so they survive a restart and every
+replica sharing the store sees them.
 
     Every hold carries an `expires_at` and an `owner` (the process that took
     it), so the holds of a crashed process stop counting once they expire and
@@ -183,5 +186,9 @@ listing of a budget that applies to each member separately).
     def balances(self, keys: Sequence[str], now: float) -> dict[str, BudgetBalance]: ...
 
     def buckets(self, prefix: str, now: float) -> dict[str, BudgetBalance]: ...
+
+    def saved_rules(self) -> dict[str, str]: ...
+
+    def save_rule(self, name: str, config_json: str) -> None: ...
 
     def close(self) -> None: ...

@@ -28,6 +28,7 @@ class MemoryBudgetLedger:
         self._spent: dict[str, tuple[int, int]] = {}
         self._holds: dict[str, list[_Hold]] = {}
         self._lock = threading.Lock()
+        self._rules: dict[str, str] = {}
 
     def _expire(self, now: float) -> None:
         for hold_id in [h for h, rows in self._holds.items() if rows[0].expires_at <= now]:
@@ -115,6 +116,14 @@ class MemoryBudgetLedger:
             keys |= {r.key for rows in self._holds.values() for r in rows
                      if r.key.startswith(prefix) and r.expires_at > now}
             return {k: self._balance(k, now) for k in sorted(keys)}
+
+    def saved_rules(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._rules)
+
+    def save_rule(self, name: str, config_json: str) -> None:
+        with self._lock:
+            self._rules[name] = config_json
 
     def close(self) -> None:
         pass

@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS budget_holds (
 );
 CREATE INDEX IF NOT EXISTS budget_holds_key ON budget_holds (key, expires_at);
 CREATE INDEX IF NOT EXISTS budget_holds_expiry ON budget_holds (expires_at);
+CREATE TABLE IF NOT EXISTS budget_rules (
+    name TEXT PRIMARY KEY,
+    config TEXT NOT NULL
+);
 """
 _BALANCE = """
 SELECT
@@ -181,6 +185,17 @@ class SQLiteBudgetLedger:
                 "SELECT key FROM budget_holds WHERE key LIKE ?1 ESCAPE '\\' AND expires_at > ?2",
                 (like, now))]
             return {k: self._balance(k, now) for k in sorted(keys)}
+
+    def saved_rules(self) -> dict[str, str]:
+        with self._lock:
+            rows = self._conn.execute("SELECT name, config FROM budget_rules ORDER BY rowid")
+            return {name: config for name, config in rows}
+
+    def save_rule(self, name: str, config_json: str) -> None:
+        with self._lock:
+            self._conn.execute("INSERT INTO budget_rules (name, config) VALUES (?, ?) "
+                               "ON CONFLICT (name) DO UPDATE SET config = excluded.config",
+                               (name, config_json))
 
     def close(self) -> None:
         self._stop.set()
