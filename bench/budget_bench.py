@@ -96,7 +96,7 @@ def stages(calls: int, workdir: Path, cold: bool = False) -> dict[str, Any]:
         t0 = time.perf_counter()
         guard(state, ctx, body)
         t1 = time.perf_counter()
-        reserve(state, ctx)
+        reserve(state, ctx, body)
         record = CallRecord(call_id=state.call_id, ts=state.ts, input_tokens=900,
                             output_tokens=150, cost_usd=Decimal("0.0012345"))
         settle_budget(state, ctx, record)

@@ -71,14 +71,28 @@ def worst_case(state: CallState, ctx: GatewayContext, price: Price) -> tuple[int
     if output is None:
         raise BudgetExceeded(f"model {price.model} has no output cap in the catalog and the "
                              "request sets no max_tokens, so its cost cannot be bounded")
-    rates = [r for r in (price.input, price.cache_write_5m, price.cache_write_1h) if r is not None]
-    micro = prompt * max(rates) + output * price.output
+    micro = prompt * _input_rate(state, price) + output * price.output
     return math.ceil(micro * 1000), prompt + output
 
 
-def reserve(state: CallState, ctx: GatewayContext) -> None:
+def _input_rate(state: CallState, price: Price) -> Decimal:
+    """The dearest rate a prompt token of this request can be billed at.
+
+    Only a request that marks cache breakpoints (`cache_control`) can be
+    billed a cache write; automatic prefix caching writes for free. Without
+    one, every prompt token is at most the input rate (reads are cheaper).
+    """
+    rates = [price.input]
+    if state.cache_marked:
+        rates += [r for r in (price.cache_write_5m, price.cache_write_1h) if r is not None]
+    return max(rates)
+
+
+def reserve(state: CallState, ctx: GatewayContext, body: bytes) -> None:
     if not ctx.budget_rules or state.request is None:
         return
+    # A byte scan of the raw body is the cheapest way to know, and errs towards yes.
+    state.cache_marked = b"cache_control" in body
     now = time.time()
     applied = applicable(ctx.budget_rules, state.identity, now_utc(now))
     if not applied:

@@ -65,7 +65,7 @@ async def handle_chat(
         state.request = adapter.parse_request(body)
         identify(state)
         guard(state, ctx, body)
-        reserve(state, ctx)
+        reserve(state, ctx, body)
         cache = plan(state, ctx.settings.cache)
         hit = lookup(ctx.cache, cache, ctx.cache_pending)
         if hit is not None:

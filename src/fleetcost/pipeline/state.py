@@ -62,6 +62,7 @@ class CallState:
     compress: bool = False
     summarize: bool = False
     requested_model: str | None = None
+    cache_marked: bool = False  # the body asks for provider cache writes (cache_control)
 
 
 @dataclass(slots=True)
