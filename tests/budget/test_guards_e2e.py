@@ -28,6 +28,12 @@ max_output_tokens = 20
 [guards.tasks.tiny]
 max_input_tokens = 20
 
+[guards.tasks.growing]
+growth_steps = 3
+
+[guards.tasks.quick]
+max_session_s = 1.0
+
 [[budgets]]
 scope = "agent"
 match = "degrader"
@@ -146,6 +152,33 @@ def test_step_cap_and_output_cap(stack: Stack, oai: openai.OpenAI) -> None:
                                     messages=[{"role": "user", "content": "one more"}])
     assert err.value.body["type"] == "loop_detected"
     assert "step cap of 3" in err.value.body["message"]
+
+
+def test_growth_without_tool_results_is_a_loop(oai: openai.OpenAI) -> None:
+    headers = {"X-Fleetcost-Session": "grow-1", "X-Fleetcost-Task": "growing"}
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Think about fares."}]
+    for step in range(3):  # the first call sets the baseline, then two growing steps
+        oai.chat.completions.create(model="gpt-4o-mini", max_tokens=20, messages=messages,
+                                    extra_headers=headers)
+        messages += [{"role": "assistant", "content": f"Thought {step}: more to consider."},
+                     {"role": "user", "content": "Keep thinking."}]
+    with pytest.raises(openai.RateLimitError) as err:
+        oai.chat.completions.create(model="gpt-4o-mini", max_tokens=20, messages=messages,
+                                    extra_headers=headers)
+    assert err.value.body["type"] == "loop_detected"
+    assert "grew for 3 steps" in err.value.body["message"]
+
+
+def test_wall_clock_cap(oai: openai.OpenAI) -> None:
+    headers = {"X-Fleetcost-Session": "quick-1", "X-Fleetcost-Task": "quick"}
+    msgs = [{"role": "user", "content": "hi"}]
+    oai.chat.completions.create(model="gpt-4o-mini", max_tokens=5, messages=msgs,
+                                extra_headers=headers)
+    time.sleep(1.1)
+    with pytest.raises(openai.RateLimitError) as err:
+        oai.chat.completions.create(model="gpt-4o-mini", max_tokens=5, messages=msgs,
+                                    extra_headers=headers)
+    assert "wall-clock cap of 1 s" in err.value.body["message"]
 
 
 def test_input_cap_names_the_field(oai: openai.OpenAI) -> None:
