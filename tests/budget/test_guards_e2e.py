@@ -61,6 +61,16 @@ action = "summarize"
 degrade_models = ["claude-haiku-4-5"]
 
 [[budgets]]
+scope = "agent"
+match = "squeezed"
+limit_usd = "0.001"
+window = "total"
+action = "degrade"
+degrade_models = ["gpt-4o-mini"]
+degrade_max_tokens = 50
+degrade_compress = false
+
+[[budgets]]
 scope = "tag"
 match = "cached"
 limit_usd = "0.5"
@@ -77,13 +87,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def oai(stack: Stack) -> openai.OpenAI:
-    return openai.OpenAI(base_url=stack.gateway + "/v1", api_key="k", max_retries=0)
+def oai(stack: Stack) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=stack.gateway + "/v1", api_key="k", max_retries=0) as client:
+        yield client
 
 
 @pytest.fixture
-def ant(stack: Stack) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=stack.gateway, api_key="k", max_retries=0)
+def ant(stack: Stack) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(base_url=stack.gateway, api_key="k", max_retries=0) as client:
+        yield client
 
 
 def _openai_step(messages: list[dict[str, Any]], step: int) -> None:
@@ -203,6 +215,24 @@ def test_soft_limit_degrades_with_a_warning(stack: Stack, ant: anthropic.Anthrop
     assert row["requested_model"] == "claude-sonnet-4-6" and row["model"] == "claude-haiku-4-5"
 
 
+def test_degrade_at_the_hard_limit_then_refuse(oai: openai.OpenAI) -> None:
+    headers = {"X-Fleetcost-Agent": "squeezed"}
+    msgs = [{"role": "user", "content": "Plan my trip"}]
+    raw = oai.chat.completions.with_raw_response.create(
+        model="gpt-4o", max_tokens=1000, messages=msgs, extra_headers=headers)
+    assert raw.headers["x-fleetcost-model"] == "gpt-4o-mini"
+    assert "cannot fit this call: degraded" in raw.headers["x-fleetcost-budget-warning"]
+    assert raw.parse().usage.completion_tokens <= 50
+    for _ in range(60):
+        try:
+            oai.chat.completions.create(model="gpt-4o", max_tokens=1000, messages=msgs,
+                                        extra_headers=headers)
+        except openai.RateLimitError as err:
+            assert "agent:squeezed:total" in err.body["message"]
+            return
+    pytest.fail("degrade mode never refused once even the degraded call could not fit")
+
+
 def test_summarize_mode_answers_once_then_refuses(oai: openai.OpenAI) -> None:
     headers = {"X-Fleetcost-Agent": "summarizer"}
     msgs = [{"role": "user", "content": "Summarise what we found so far"}]
@@ -274,8 +304,8 @@ def test_admin_create_and_update(stack: Stack, oai: openai.OpenAI) -> None:
 def test_upstream_errors_release_the_hold(tmp_path: Path) -> None:
     config = '[[budgets]]\nscope = "agent"\nlimit_usd = "0.01"\n'
     with run_stack(tmp_path, emulator_args=("--faults", "500:1.0"), config=config) as stack:
-        client = openai.OpenAI(base_url=stack.gateway + "/v1", api_key="k", max_retries=0)
-        with pytest.raises(openai.InternalServerError) as err:
+        with openai.OpenAI(base_url=stack.gateway + "/v1", api_key="k", max_retries=0
+                           ) as client, pytest.raises(openai.InternalServerError) as err:
             client.chat.completions.create(
                 model="gpt-4o-mini", max_tokens=100, extra_headers={"X-Fleetcost-Agent": "e"},
                 messages=[{"role": "user", "content": "hi"}])
@@ -290,8 +320,8 @@ def test_long_stream_keeps_its_hold_past_the_ttl(tmp_path: Path) -> None:
     """TTL 0.6 s: a stream still flowing after 1.2 s must still be held, not expired."""
     config = ('[storage]\nreservation_ttl_s = 0.6\n'
               '[[budgets]]\nscope = "agent"\nlimit_usd = "1"\n')
-    with run_stack(tmp_path, emulator_args=("--latency", "realistic"), config=config) as stack:
-        client = openai.OpenAI(base_url=stack.gateway + "/v1", api_key="k", max_retries=0)
+    with run_stack(tmp_path, emulator_args=("--latency", "realistic"), config=config) as stack, \
+            openai.OpenAI(base_url=stack.gateway + "/v1", api_key="k", max_retries=0) as client:
         for attempt in range(8):
             started = time.monotonic()
             seen = None

@@ -52,6 +52,7 @@ from fleetcost.storage.base import BudgetLedger
 from fleetcost.types import CallRecord, Price
 
 log = logging.getLogger("fleetcost.budget")
+WARNING = b"x-fleetcost-budget-warning"
 # A running call renews its hold after a third of the TTL has passed.
 RENEW_FRACTION = 3
 
@@ -105,7 +106,7 @@ def reserve(state: CallState, ctx: GatewayContext, body: bytes) -> None:
     crossed = soft_crossed(state.budget)
     if crossed is not None and not state.summarize and degrade(state, ctx, crossed):
         resize(state, ctx, preview_price(state, ctx))
-        state.reply_headers.append((b"x-fleetcost-budget-warning", (
+        state.reply_headers.append((WARNING, (
             f"soft limit of budget {crossed.rule.name!r} passed: degraded").encode()))
 
 
@@ -128,6 +129,8 @@ def _hold(state: CallState, ctx: GatewayContext, applied: list[Applied], price: 
     tightest = min(refused, key=lambda a: _room(a, used))
     action = tightest.rule.config.action
     if action == "degrade" and not state.compress and degrade(state, ctx, tightest):
+        state.reply_headers.append((WARNING, (
+            f"budget {tightest.rule.name!r} cannot fit this call: degraded").encode()))
         return _hold(state, ctx, applied, preview_price(state, ctx) or price, now)
     if action == "summarize" and not state.summarize and summarize(state, ctx, tightest):
         return _hold(state, ctx, applied, preview_price(state, ctx) or price, now)
