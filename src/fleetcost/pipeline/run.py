@@ -204,6 +204,8 @@ async def _relay(
                     kept.append(out)
                 yield out
         tail = tap.finish()
+        if state.summarize and tail:
+            tail = mark_stream(tail)
         if tail:
             if kept is not None:
                 kept.append(tail)
