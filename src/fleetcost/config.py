@@ -118,6 +118,14 @@ class GuardsConfig(GuardLimits):
     # Bound on sessions tracked in memory (least recently seen dropped first).
     max_sessions: int = Field(default=100_000, ge=1)
     tasks: dict[str, GuardLimits] = Field(default_factory=dict)
+class LedgerConfig(_Strict):
+    # Keep each request's body (after redaction) in the ledger's `call_bodies`
+    # table so `fleetcost replay LEDGER.db` can re-run it. Off: bodies hold
+    # prompts, which many teams may not keep.
+    store_bodies: bool = False
+    # Regular expressions whose matches are replaced by "[REDACTED]" before a
+    # body is stored (in addition to the built-in key patterns).
+    redact: list[str] = Field(default_factory=list)
 
 
 class PricingConfig(_Strict):
@@ -146,6 +154,7 @@ class Settings(_Strict):
     cache: CacheConfig = CacheConfig()
     budgets: list[BudgetConfig] = Field(default_factory=list)
     guards: GuardsConfig = GuardsConfig()
+    ledger: LedgerConfig = LedgerConfig()
 
     def with_upstreams(self, upstreams: dict[str, str]) -> Settings:
         """Apply `--upstream NAME=URL`: repoint a provider (or add one of that kind)."""

@@ -28,6 +28,12 @@ from fleetcost.storage.base import BudgetLedger, CacheEntry, CacheStore
 from fleetcost.types import CallRecord, Price
 
 RecordSink = Callable[[CallRecord], None]
+# (call id, wire kind, request body): `[ledger] store_bodies` keeps them for replay.
+BodySink = Callable[[str, str, bytes], None]
+
+
+def discard_body(call_id: str, wire: str, body: bytes) -> None:
+    """The null body sink: bodies are kept only when the config opts in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,7 @@ class GatewayContext:
     guard_book: GuardBook = field(default_factory=lambda: GuardBook(1))
     _limits_memo: dict[str | None, GuardLimits] = field(default_factory=dict)
     token_memo: TokenMemo = field(default_factory=TokenMemo)
+    keep_body: BodySink = discard_body
 
     def __post_init__(self) -> None:
         self.budget_rules = compile_rules(self.settings.budgets)

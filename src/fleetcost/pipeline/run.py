@@ -64,6 +64,7 @@ async def handle_chat(
     try:
         state.request = adapter.parse_request(body)
         identify(state)
+        ctx.keep_body(state.call_id, adapter.kind, body)
         guard(state, ctx, body)
         reserve(state, ctx, body)
         cache = plan(state, ctx.settings.cache)

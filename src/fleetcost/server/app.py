@@ -24,6 +24,7 @@ from fleetcost.pricing.catalog import load_catalog
 from fleetcost.server import admin, admin_budgets, handlers
 from fleetcost.server.io import BodyTooLarge, Scope, read_body, send_reply
 from fleetcost.storage.base import BudgetLedger, CacheStore, UsageLog
+from fleetcost.storage.bodies import BodyWriter, NoBodies, Redactor, SQLiteBodyStore
 from fleetcost.storage.budget_memory import MemoryBudgetLedger
 from fleetcost.storage.budget_sqlite import SQLiteBudgetLedger
 from fleetcost.storage.cache_memory import MemoryCacheStore
@@ -73,6 +74,18 @@ def open_stores(settings: Settings) -> Stores:
                   budgets=SQLiteBudgetLedger(budgets_path(settings)))
 
 
+def _body_writer(settings: Settings) -> BodyWriter | NoBodies:
+    """Request bodies for replay, only when `[ledger] store_bodies` opts in."""
+    if not settings.ledger.store_bodies:
+        return NoBodies()
+    if settings.storage.kind != "sqlite":
+        log.warning("[ledger] store_bodies needs storage.kind = \"sqlite\"; bodies not kept")
+        return NoBodies()
+    store = SQLiteBodyStore(settings.storage.path, Redactor(settings.ledger.redact))
+    return BodyWriter(store, batch_size=settings.storage.batch_size,
+                      flush_ms=settings.storage.flush_ms)
+
+
 class GatewayApp:
     def __init__(self, settings: Settings, stores: Stores, upstream: UpstreamClient) -> None:
         catalog = load_catalog()
@@ -90,6 +103,8 @@ class GatewayApp:
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
             sinks=[self.writer.submit, self.metrics.observe], budgets=stores.budgets,
         )
+        self.bodies = _body_writer(settings)
+        self.ctx.keep_body = self.bodies.submit
         # Budgets saved through the admin API outlive restarts: they live in the store.
         self.ctx.budget_rules = merged_rules(settings.budgets, stores.budgets.saved_rules())
         self.routes = (handlers.route_table(self) | admin.route_table(self)
@@ -136,6 +151,7 @@ class GatewayApp:
     async def shutdown(self) -> None:
         """Drain the ledger, then close the upstream client and the stores."""
         await self.writer.drain()
+        await self.bodies.drain()
         self.stores.budgets.release_owner(self.ctx.owner)  # holds of calls cut by the stop
         await self.ctx.upstream.close()
         self.stores.close()
