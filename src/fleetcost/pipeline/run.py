@@ -13,12 +13,15 @@ import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
-from fleetcost.errors import FleetcostError, UpstreamError
+from fleetcost.errors import BudgetExceeded, FleetcostError, LoopDetected, UpstreamError
 from fleetcost.pipeline.account import account, cost_header
+from fleetcost.pipeline.budget import keep_alive, rebudget, release, reserve
+from fleetcost.pipeline.budget_plan import mark_finished, mark_stream, remaining_header
 from fleetcost.pipeline.cache import CachePlan, entry_for, lookup, plan
 from fleetcost.pipeline.call import open_upstream
 from fleetcost.pipeline.context import Deployment, GatewayContext
 from fleetcost.pipeline.estimate import partial_usage
+from fleetcost.pipeline.guard import guard
 from fleetcost.pipeline.identify import identify
 from fleetcost.pipeline.route import route
 from fleetcost.pipeline.state import CallState, Reply, StreamReply
@@ -48,6 +51,9 @@ def _headers(state: CallState, record: CallRecord | None) -> list[tuple[bytes, b
     ]
     if record is not None:
         out.append((b"x-fleetcost-cost-usd", cost_header(record)))
+    elif state.budget is not None and (room := remaining_header(state.budget)) is not None:
+        out.append(room)  # a stream's headers leave before it settles: room as reserved
+    out += state.reply_headers
     return out
 
 
@@ -59,12 +65,18 @@ async def handle_chat(
         state.request = adapter.parse_request(body)
         identify(state)
         ctx.keep_body(state.call_id, adapter.kind, body)
+        guard(state, ctx, body)
+        reserve(state, ctx, body)
         cache = plan(state, ctx.settings.cache)
         hit = lookup(ctx.cache, cache, ctx.cache_pending)
         if hit is not None:
             return _from_cache(state, ctx, hit)
         dep = route(state, ctx)
+        rebudget(state, ctx)
+    except (BudgetExceeded, LoopDetected) as exc:
+        return _refused(state, ctx, exc)
     except FleetcostError as exc:
+        release(state, ctx)
         return error_reply(adapter, exc)
     assert state.upstream_model is not None
     if cache.key is not None:
@@ -73,6 +85,16 @@ async def handle_chat(
     if state.request.stream:
         return await _streamed(state, ctx, dep, upstream_body, cache)
     return await _whole(state, ctx, dep, upstream_body, cache)
+
+
+def _refused(state: CallState, ctx: GatewayContext, exc: FleetcostError) -> Reply:
+    """A guard or budget said no: nothing goes upstream; the refusal is in the ledger at $0."""
+    release(state, ctx)
+    state.budget = None
+    state.outcome = "budget_exceeded" if isinstance(exc, BudgetExceeded) else "loop_detected"
+    state.error = exc.message
+    record = account(state, ctx)
+    return Reply(exc.status, [JSON, *_headers(state, record)], state.adapter.error_body(exc))
 
 
 def _from_cache(state: CallState, ctx: GatewayContext, hit: CacheEntry) -> Reply | StreamReply:
@@ -139,6 +161,8 @@ async def _whole(
     state.answered_model = parsed.model
     record = account(state, ctx)
     _store(state, ctx, cache, payload, record)
+    if state.summarize:
+        payload = mark_finished(payload)
     extra = [(k.encode(), v.encode()) for k in FORWARDED if (v := resp.headers.get(k))]
     return Reply(200, [JSON, *_headers(state, record), *extra], payload)
 
@@ -170,6 +194,10 @@ async def _relay(
     try:
         async for chunk in resp.content.iter_any():
             out = tap.feed(chunk)
+            if state.budget is not None:
+                keep_alive(state.budget, ctx)
+            if state.summarize and out:
+                out = mark_stream(out)
             if state.ttft_ms is None and tap.first_token:
                 state.ttft_ms = round((time.perf_counter() - state.started) * 1000, 3)
             if out:
@@ -177,6 +205,8 @@ async def _relay(
                     kept.append(out)
                 yield out
         tail = tap.finish()
+        if state.summarize and tail:
+            tail = mark_stream(tail)
         if tail:
             if kept is not None:
                 kept.append(tail)

@@ -11,19 +11,22 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fleetcost.analytics.prometheus import Metrics
 from fleetcost.config import Settings
+from fleetcost.pipeline.budget_rules import merged_rules
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.upstream import UpstreamClient
 from fleetcost.pricing.catalog import load_catalog
-from fleetcost.server import admin, dashboard, handlers, reports
+from fleetcost.server import admin, admin_budgets, dashboard, handlers, reports
 from fleetcost.server.io import BodyTooLarge, Scope, read_body, send_reply
-from fleetcost.storage.base import CacheStore, LedgerReader, UsageLog
+from fleetcost.storage.base import BudgetLedger, CacheStore, LedgerReader, UsageLog
 from fleetcost.storage.bodies import BodyWriter, NoBodies, Redactor, SQLiteBodyStore
+from fleetcost.storage.budget_memory import MemoryBudgetLedger
+from fleetcost.storage.budget_sqlite import SQLiteBudgetLedger
 from fleetcost.storage.cache_memory import MemoryCacheStore
 from fleetcost.storage.cache_sqlite import SQLiteCacheStore
 from fleetcost.storage.memory import MemoryUsageLog
@@ -44,10 +47,12 @@ class Stores:
     cache: CacheStore
     # Analytics read on a connection of their own (SQLite) so they never wait on the writer.
     open_reader: Callable[[], LedgerReader]
+    budgets: BudgetLedger = field(default_factory=MemoryBudgetLedger)
 
     def close(self) -> None:
         self.usage_log.close()
         self.cache.close()
+        self.budgets.close()
 
 
 def cache_path(settings: Settings) -> str:
@@ -57,16 +62,25 @@ def cache_path(settings: Settings) -> str:
     return str(ledger.with_name(ledger.stem + "-cache.db"))
 
 
+def budgets_path(settings: Settings) -> str:
+    if settings.storage.budgets_path:
+        return settings.storage.budgets_path
+    ledger = Path(settings.storage.path)
+    return str(ledger.with_name(ledger.stem + "-budgets.db"))
+
+
 def open_stores(settings: Settings) -> Stores:
     if settings.storage.kind == "memory":
         memory = MemoryUsageLog()
         return Stores(usage_log=memory,
                       cache=MemoryCacheStore(settings.cache.max_entries),
-                      open_reader=lambda: MemoryLedgerReader(memory))
+                      open_reader=lambda: MemoryLedgerReader(memory),
+                      budgets=MemoryBudgetLedger())
     path = settings.storage.path
     return Stores(usage_log=SQLiteUsageLog(path),
                   cache=SQLiteCacheStore(cache_path(settings)),
-                  open_reader=lambda: SQLiteLedgerReader(path))
+                  open_reader=lambda: SQLiteLedgerReader(path),
+                  budgets=SQLiteBudgetLedger(budgets_path(settings)))
 
 
 def _body_writer(settings: Settings) -> BodyWriter | NoBodies:
@@ -104,15 +118,19 @@ class GatewayApp:
             sinks.append(self.spans)
         self.ctx = GatewayContext(
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
-            sinks=sinks,
+            sinks=sinks, budgets=stores.budgets,
         )
         self.bodies = _body_writer(settings)
         self.ctx.keep_body = self.bodies.submit
+        # Budgets saved through the admin API outlive restarts: they live in the store.
+        self.ctx.budget_rules = merged_rules(settings.budgets, stores.budgets.saved_rules())
         self.alerts = reports.AlertLoop(settings.alerts, stores.usage_log)
+
         def authorised(scope: Scope) -> bool:
             return admin.authorised(self, scope)
 
         self.routes = (handlers.route_table(self) | admin.route_table(self)
+                       | admin_budgets.route_table(self)
                        | reports.route_table(self, stores.open_reader, self.alerts, authorised)
                        | dashboard.route_table(self, stores.open_reader, authorised))
 
@@ -121,9 +139,11 @@ class GatewayApp:
         if kind == "http":
             handler = self.routes.get((scope["method"], scope["path"]))
             if handler is None:
-                handler = admin.match_prefix(self, scope) or handlers.not_found
+                handler = (admin.match_prefix(self, scope)
+                           or admin_budgets.match_prefix(self, scope) or handlers.not_found)
             try:
-                body = await read_body(receive) if scope["method"] == "POST" else b""
+                body = (await read_body(receive) if scope["method"] in ("POST", "PUT", "PATCH")
+                        else b"")
                 reply = await handler(scope, body)
             except BodyTooLarge:
                 reply = handlers.error(413, "request body too large (limit 32 MiB)")
@@ -158,6 +178,7 @@ class GatewayApp:
         await self.alerts.stop()
         await self.writer.drain()
         await self.bodies.drain()
+        self.stores.budgets.release_owner(self.ctx.owner)  # holds of calls cut by the stop
         if self.spans is not None:
             self.spans.close()
         await self.ctx.upstream.close()
