@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from fleetcost.config import ProviderConfig, Settings
 from fleetcost.pipeline.upstream import Timeout, UpstreamClient, timeout_for
@@ -20,6 +21,9 @@ from fleetcost.providers import registry
 from fleetcost.providers.base import WireAdapter
 from fleetcost.storage.base import CacheEntry, CacheStore
 from fleetcost.types import CallRecord, Price
+
+if TYPE_CHECKING:
+    from fleetcost.cache.semcache import SemanticCache
 
 RecordSink = Callable[[CallRecord], None]
 
@@ -56,6 +60,8 @@ class GatewayContext:
     _price_memo: dict[str, Price | None] = field(default_factory=dict)
     # Cache entries handed to a worker thread and not yet in the store.
     cache_pending: dict[str, CacheEntry] = field(default_factory=dict)
+    # The semantic cache, when `[cache.semantic] enabled` (it loads numpy and a model).
+    semantic: SemanticCache | None = None
 
     def __post_init__(self) -> None:
         self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetcost.analytics.prometheus import Metrics
 from fleetcost.config import Settings
+from fleetcost.errors import ConfigError, FleetcostError
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.upstream import UpstreamClient
 from fleetcost.pricing.catalog import load_catalog
@@ -29,6 +31,9 @@ from fleetcost.storage.memory import MemoryUsageLog
 from fleetcost.storage.sqlite import SQLiteUsageLog
 from fleetcost.storage.writer import LedgerWriter
 
+if TYPE_CHECKING:
+    from fleetcost.cache.semcache import SemanticCache
+
 log = logging.getLogger("fleetcost.server")
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -38,10 +43,13 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class Stores:
     usage_log: UsageLog
     cache: CacheStore
+    semantic: SemanticCache | None = None
 
     def close(self) -> None:
         self.usage_log.close()
         self.cache.close()
+        if self.semantic is not None:
+            self.semantic.close()
 
 
 def cache_path(settings: Settings) -> str:
@@ -51,12 +59,38 @@ def cache_path(settings: Settings) -> str:
     return str(ledger.with_name(ledger.stem + "-cache.db"))
 
 
+def semantic_path(settings: Settings) -> str:
+    if settings.cache.semantic.path:
+        return settings.cache.semantic.path
+    if settings.storage.kind == "memory":
+        return ":memory:"
+    ledger = Path(settings.storage.path)
+    return str(ledger.with_name(ledger.stem + "-semantic.db"))
+
+
+def open_semantic(settings: Settings) -> SemanticCache | None:
+    """Load the model and the stored entries; only here are numpy and the model imported."""
+    cfg = settings.cache.semantic
+    if not cfg.enabled:
+        return None
+    from fleetcost.cache.semcache import SemanticCache
+    from fleetcost.storage.semantic_sqlite import SQLiteSemanticStore
+
+    store = SQLiteSemanticStore(semantic_path(settings))
+    try:
+        return SemanticCache.open(store, cfg.max_entries, time.time())
+    except FleetcostError as exc:
+        store.close()
+        raise ConfigError(f"[cache.semantic] enabled = true, but {exc}") from exc
+
+
 def open_stores(settings: Settings) -> Stores:
+    semantic = open_semantic(settings)
     if settings.storage.kind == "memory":
         return Stores(usage_log=MemoryUsageLog(),
-                      cache=MemoryCacheStore(settings.cache.max_entries))
+                      cache=MemoryCacheStore(settings.cache.max_entries), semantic=semantic)
     return Stores(usage_log=SQLiteUsageLog(settings.storage.path),
-                  cache=SQLiteCacheStore(cache_path(settings)))
+                  cache=SQLiteCacheStore(cache_path(settings)), semantic=semantic)
 
 
 class GatewayApp:
@@ -74,7 +108,7 @@ class GatewayApp:
         )
         self.ctx = GatewayContext(
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
-            sinks=[self.writer.submit, self.metrics.observe],
+            semantic=stores.semantic, sinks=[self.writer.submit, self.metrics.observe],
         )
         self.routes = handlers.route_table(self) | admin.route_table(self)
 
