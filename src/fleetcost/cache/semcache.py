@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -32,6 +33,13 @@ if TYPE_CHECKING:
 Embedder = Callable[[str], "FloatArray"]
 CANDIDATES = 4  # nearest entries shown to the match policy, best first
 AGE_GRACE_S = 60.0
+
+
+def slim(entry: SemanticEntry) -> SemanticEntry:
+    """The in-memory form: no body, and the strings that repeat across entries
+    (scope, tenant, model) shared rather than copied per entry."""
+    return replace(entry, scope=sys.intern(entry.scope), tenant=sys.intern(entry.tenant),
+                   model=sys.intern(entry.model), body=b"")
 
 
 def score(entry: SemanticEntry, now: float) -> float:
@@ -81,6 +89,7 @@ class SemanticCache:
                 if entry.expires <= now:
                     stale.append(entry.entry_id)
                     continue
+                entry = slim(entry)
                 self._index.add(entry.entry_id, np.frombuffer(blob, dtype=np.float32), entry.scope)
                 self._meta[entry.entry_id] = entry
             victims = self._evict(now)
@@ -129,8 +138,8 @@ class SemanticCache:
 
     def add(self, entry: SemanticEntry, vector: FloatArray, now: float) -> None:
         with self._lock:
-            self._index.add(entry.entry_id, vector, entry.scope)
-            self._meta[entry.entry_id] = replace(entry, body=b"")
+            kept = self._meta[entry.entry_id] = slim(entry)
+            self._index.add(entry.entry_id, vector, kept.scope)
             self._bodies[entry.entry_id] = entry.body
             victims = self._evict(now)
         try:
