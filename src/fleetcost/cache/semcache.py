@@ -67,8 +67,9 @@ class SemanticCache:
         numpy, tokenizers or the model package are missing.
 
         One BLAS thread unless the operator chose otherwise: the event loop owns
-        a core, and BLAS threads spinning on tiny matmuls fought it (measured
-        here under load: 21 ms per embedding with one thread, 150-340 ms with two).
+        a core, and BLAS threads spinning on tiny matmuls fight it (bench
+        `semantic` on the busy two-core machine: lookup p50 73 ms with one
+        thread, 791 ms with two).
         """
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         from fleetcost.cache.embed import _load, embed_one

@@ -141,8 +141,13 @@ async def lookup_semantic(semantic: SemanticCache, sp: SemanticPlan) -> CacheEnt
     """Embedding and search in a worker thread; the hit comes back as a replayable entry."""
     if not sp.read:
         return None
-    entry, sp.vector = await asyncio.to_thread(semantic.lookup, sp.scope, sp.text,
-                                               sp.threshold, time.time())
+    try:
+        entry, sp.vector = await asyncio.to_thread(semantic.lookup, sp.scope, sp.text,
+                                                   sp.threshold, time.time())
+    except Exception:
+        # A cache is an optimisation: its failure costs a miss, never the call.
+        log.exception("semantic cache lookup failed; answering from upstream")
+        return None
     if entry is None:
         return None
     return CacheEntry(key=entry.entry_id, tenant=entry.tenant, created=entry.created,

@@ -5,12 +5,14 @@ sampling parameters, built by the caller) is an opaque string here. Each
 scope gets its own matrix, so a search can only ever see entries of its own
 scope: isolation is structural, not a filter applied after ranking.
 
-Why exact numpy search and not an HNSW library: measured here at 100,000 x
-384 in one scope, numpy searches in ~3.5 ms (memory-bound, one pass over
-154 MB) and adds a row in microseconds; usearch 2.26.6 searched in 1.5 ms but
-took 9 ms per single insert (259 s to build 100k on the shared machine) and
-286 MB. The cache inserts on every miss, so insert cost and memory decide;
-bench/cache_bench.py re-measures it.
+Why exact numpy search and not an HNSW library (measured here, 100,000 x 384
+in one scope, one BLAS thread, CPU time per query): the scan costs ~5.3 ms
+(memory-bound, one pass over 154 MB) and an insert microseconds. usearch
+2.26.6 searched in ~1.5 ms wall but took ~9 ms per single insert (259 s to
+build 100k on the loaded machine) and 286 MB against 154 MB; every miss
+inserts, and a restart would rebuild or reload a graph. With scopes
+partitioning the search, a scope rarely holds 100k entries (100 scopes of
+1,000: 0.4 ms). bench/cache_bench.py --gateway-cache re-measures it.
 """
 
 from __future__ import annotations
