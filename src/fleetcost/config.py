@@ -88,6 +88,16 @@ class CacheConfig(_Strict):
     semantic: SemanticCacheConfig = SemanticCacheConfig()
 
 
+class LedgerConfig(_Strict):
+    # Keep each request's body (after redaction) in the ledger's `call_bodies`
+    # table so `fleetcost replay LEDGER.db` can re-run it. Off: bodies hold
+    # prompts, which many teams may not keep.
+    store_bodies: bool = False
+    # Regular expressions whose matches are replaced by "[REDACTED]" before a
+    # body is stored (in addition to the built-in key patterns).
+    redact: list[str] = Field(default_factory=list)
+
+
 class PricingConfig(_Strict):
     # Extra catalog file (written by `fleetcost prices import`), merged over the bundled one.
     catalog: str | None = None
@@ -112,6 +122,7 @@ class Settings(_Strict):
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     pricing: PricingConfig = PricingConfig()
     cache: CacheConfig = CacheConfig()
+    ledger: LedgerConfig = LedgerConfig()
 
     def with_upstreams(self, upstreams: dict[str, str]) -> Settings:
         """Apply `--upstream NAME=URL`: repoint a provider (or add one of that kind)."""

@@ -26,6 +26,12 @@ if TYPE_CHECKING:
     from fleetcost.cache.semcache import SemanticCache
 
 RecordSink = Callable[[CallRecord], None]
+# (call id, wire kind, request body): `[ledger] store_bodies` keeps them for replay.
+BodySink = Callable[[str, str, bytes], None]
+
+
+def discard_body(call_id: str, wire: str, body: bytes) -> None:
+    """The null body sink: bodies are kept only when the config opts in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,7 @@ class GatewayContext:
     cache_pending: dict[str, CacheEntry] = field(default_factory=dict)
     # The semantic cache, when `[cache.semantic] enabled` (it loads numpy and a model).
     semantic: SemanticCache | None = None
+    keep_body: BodySink = discard_body
 
     def __post_init__(self) -> None:
         self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}
