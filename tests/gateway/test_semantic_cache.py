@@ -141,6 +141,21 @@ def test_invalidate_by_tag(sem: Stack, oai: openai.OpenAI) -> None:
     assert _cache(oai, "How could I change my seat on a flight I booked?") == "miss"
 
 
+def test_modes_apply_to_the_semantic_cache(sem: Stack, oai: openai.OpenAI) -> None:
+    def mode(m: str) -> dict[str, dict[str, str]]:
+        return {"headers": {"X-Fleetcost-Cache": m}}
+    assert _cache(oai, "How do I add a second traveller to my booking?",
+                  **mode("read-only")) == "miss"
+    _written()
+    assert _cache(oai, "How can I add a second traveller to my booking?") == "miss", \
+        "read-only stored nothing"
+    _written()
+    assert _cache(oai, "How could I add a second traveller to my booking?",
+                  **mode("write-only")) == "miss", "write-only never serves"
+    assert _cache(oai, "How could I add a second traveller to my booking?",
+                  **mode("off")) == "bypass"
+
+
 def test_tool_result_turns_are_never_answered_semantically(sem: Stack,
                                                            oai: openai.OpenAI) -> None:
     def turns(result: str) -> list[dict[str, object]]:
