@@ -22,15 +22,18 @@ from fleetcost.errors import ConfigError, FleetcostError
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.upstream import UpstreamClient
 from fleetcost.pricing.catalog import load_catalog
-from fleetcost.server import admin, handlers
+from fleetcost.server import admin, dashboard, handlers, reports
 from fleetcost.server.io import BodyTooLarge, Scope, read_body, send_reply
-from fleetcost.storage.base import CacheStore, UsageLog
+from fleetcost.storage.base import CacheStore, LedgerReader, UsageLog
 from fleetcost.storage.bodies import BodyWriter, NoBodies, Redactor, SQLiteBodyStore
 from fleetcost.storage.cache_memory import MemoryCacheStore
 from fleetcost.storage.cache_sqlite import SQLiteCacheStore
 from fleetcost.storage.memory import MemoryUsageLog
+from fleetcost.storage.report_memory import MemoryLedgerReader
+from fleetcost.storage.report_sqlite import SQLiteLedgerReader
 from fleetcost.storage.sqlite import SQLiteUsageLog
 from fleetcost.storage.writer import LedgerWriter
+from fleetcost.types import CallRecord
 
 if TYPE_CHECKING:
     from fleetcost.cache.semcache import SemanticCache
@@ -44,6 +47,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class Stores:
     usage_log: UsageLog
     cache: CacheStore
+    # Analytics read on a connection of their own (SQLite) so they never wait on the writer.
+    open_reader: Callable[[], LedgerReader]
     semantic: SemanticCache | None = None
 
     def close(self) -> None:
@@ -88,10 +93,14 @@ def open_semantic(settings: Settings) -> SemanticCache | None:
 def open_stores(settings: Settings) -> Stores:
     semantic = open_semantic(settings)
     if settings.storage.kind == "memory":
-        return Stores(usage_log=MemoryUsageLog(),
-                      cache=MemoryCacheStore(settings.cache.max_entries), semantic=semantic)
-    return Stores(usage_log=SQLiteUsageLog(settings.storage.path),
-                  cache=SQLiteCacheStore(cache_path(settings)), semantic=semantic)
+        memory = MemoryUsageLog()
+        return Stores(usage_log=memory,
+                      cache=MemoryCacheStore(settings.cache.max_entries),
+                      open_reader=lambda: MemoryLedgerReader(memory), semantic=semantic)
+    path = settings.storage.path
+    return Stores(usage_log=SQLiteUsageLog(path),
+                  cache=SQLiteCacheStore(cache_path(settings)),
+                  open_reader=lambda: SQLiteLedgerReader(path), semantic=semantic)
 
 
 def _body_writer(settings: Settings) -> BodyWriter | NoBodies:
@@ -119,13 +128,27 @@ class GatewayApp:
             stores.usage_log, batch_size=settings.storage.batch_size,
             flush_ms=settings.storage.flush_ms,
         )
+        sinks: list[Callable[[CallRecord], None]] = [self.writer.submit, self.metrics.observe]
+        self.spans = None
+        if settings.telemetry.otlp_endpoint:
+            from fleetcost.analytics.otel import SpanSink
+
+            self.spans = SpanSink(settings.telemetry.otlp_endpoint,
+                                  settings.telemetry.service_name)
+            sinks.append(self.spans)
         self.ctx = GatewayContext(
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
-            semantic=stores.semantic, sinks=[self.writer.submit, self.metrics.observe],
+            semantic=stores.semantic, sinks=sinks,
         )
         self.bodies = _body_writer(settings)
         self.ctx.keep_body = self.bodies.submit
-        self.routes = handlers.route_table(self) | admin.route_table(self)
+        self.alerts = reports.AlertLoop(settings.alerts, stores.usage_log)
+        def authorised(scope: Scope) -> bool:
+            return admin.authorised(self, scope)
+
+        self.routes = (handlers.route_table(self) | admin.route_table(self)
+                       | reports.route_table(self, stores.open_reader, self.alerts, authorised)
+                       | dashboard.route_table(self, stores.open_reader, authorised))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -157,6 +180,7 @@ class GatewayApp:
                 # and the p99.9 at 500 req/s from 35 ms to 6.5 ms.
                 gc.collect()
                 gc.freeze()
+                self.alerts.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.shutdown()
@@ -165,8 +189,11 @@ class GatewayApp:
 
     async def shutdown(self) -> None:
         """Drain the ledger, then close the upstream client and the stores."""
+        await self.alerts.stop()
         await self.writer.drain()
         await self.bodies.drain()
+        if self.spans is not None:
+            self.spans.close()
         await self.ctx.upstream.close()
         self.stores.close()
 
