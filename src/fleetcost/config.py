@@ -13,7 +13,7 @@ import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -63,6 +63,23 @@ class ModelConfig(_Strict):
     price: dict[str, str] | None = None
 
 
+class SemanticCacheConfig(_Strict):
+    # Off by default: it needs the `semantic` extra and the model package.
+    enabled: bool = False
+    # Minimum cosine to consider a stored question, unless the task type has its own.
+    threshold: float = Field(default=0.90, ge=0.0, le=1.0)
+    # Task type (X-Fleetcost-Task) -> threshold.
+    thresholds: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
+    # Preceding conversation turns embedded with the last user turn; older ones must match.
+    context_turns: int = Field(default=0, ge=0, le=8)
+    # Bound on the characters of those context turns (the most recent are kept).
+    context_chars: int = Field(default=1000, ge=0, le=20_000)
+    ttl_s: float = Field(default=86_400.0, gt=0)
+    max_entries: int = Field(default=100_000, ge=1)
+    # SQLite file of entries and vectors; default: beside the ledger.
+    path: str | None = None
+
+
 class CacheConfig(_Strict):
     # on | off | read-only | write-only; X-Fleetcost-Cache overrides it per request.
     mode: Literal["on", "off", "read-only", "write-only"] = "on"
@@ -73,6 +90,7 @@ class CacheConfig(_Strict):
     path: str | None = None
     # Bound on entries for storage.kind = "memory".
     max_entries: int = Field(default=100_000, ge=1)
+    semantic: SemanticCacheConfig = SemanticCacheConfig()
 
 
 class BudgetConfig(_Strict):

@@ -40,7 +40,7 @@ def account(state: CallState, ctx: GatewayContext) -> CallRecord:
     usage = state.usage or Usage()
     price = state.price
     amount: Decimal | None = cost(usage, price) if price is not None else None
-    if state.response_cache == "exact" or state.outcome in REFUSED:
+    if state.response_cache in ("exact", "semantic") or state.outcome in REFUSED:
         amount = Decimal(0)  # answered from our cache, or refused: nothing was billed
     elif price is None and state.upstream_model:
         log.warning("model %s has no price: call %s recorded as unpriced",

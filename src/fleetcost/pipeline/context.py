@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from fleetcost.config import GuardLimits, ProviderConfig, Settings
 from fleetcost.errors import ConfigError
@@ -26,6 +27,9 @@ from fleetcost.providers import registry
 from fleetcost.providers.base import WireAdapter
 from fleetcost.storage.base import BudgetLedger, CacheEntry, CacheStore
 from fleetcost.types import CallRecord, Price
+
+if TYPE_CHECKING:
+    from fleetcost.cache.semcache import SemanticCache
 
 RecordSink = Callable[[CallRecord], None]
 # (call id, wire kind, request body): `[ledger] store_bodies` keeps them for replay.
@@ -76,6 +80,8 @@ class GatewayContext:
     guard_book: GuardBook = field(default_factory=lambda: GuardBook(1))
     _limits_memo: dict[str | None, GuardLimits] = field(default_factory=dict)
     token_memo: TokenMemo = field(default_factory=TokenMemo)
+    # The semantic cache, when `[cache.semantic] enabled` (it loads numpy and a model).
+    semantic: SemanticCache | None = None
     keep_body: BodySink = discard_body
 
     def __post_init__(self) -> None:

@@ -17,13 +17,14 @@ from fleetcost.errors import BudgetExceeded, FleetcostError, LoopDetected, Upstr
 from fleetcost.pipeline.account import account, cost_header
 from fleetcost.pipeline.budget import keep_alive, rebudget, release, reserve
 from fleetcost.pipeline.budget_plan import mark_finished, mark_stream, remaining_header
-from fleetcost.pipeline.cache import CachePlan, entry_for, lookup, plan
+from fleetcost.pipeline.cache import CachePlan, cache_version, entry_for, lookup, plan
 from fleetcost.pipeline.call import open_upstream
 from fleetcost.pipeline.context import Deployment, GatewayContext
 from fleetcost.pipeline.estimate import partial_usage
 from fleetcost.pipeline.guard import guard
 from fleetcost.pipeline.identify import identify
 from fleetcost.pipeline.route import route
+from fleetcost.pipeline.semantic import lookup_semantic, plan_semantic, store_semantic
 from fleetcost.pipeline.state import CallState, Reply, StreamReply
 from fleetcost.pipeline.upstream import Response, UpstreamConnectionError
 from fleetcost.providers.base import StreamTap, WireAdapter
@@ -71,6 +72,13 @@ async def handle_chat(
         hit = lookup(ctx.cache, cache, ctx.cache_pending)
         if hit is not None:
             return _from_cache(state, ctx, hit)
+        if ctx.semantic is not None:
+            state.semantic = plan_semantic(state, ctx.settings.cache.semantic, cache,
+                                           cache_version(state))
+            if state.semantic is not None:
+                hit = await lookup_semantic(ctx.semantic, state.semantic)
+                if hit is not None:
+                    return _from_cache(state, ctx, hit, "semantic")
         dep = route(state, ctx)
         rebudget(state, ctx)
     except (BudgetExceeded, LoopDetected) as exc:
@@ -97,13 +105,15 @@ def _refused(state: CallState, ctx: GatewayContext, exc: FleetcostError) -> Repl
     return Reply(exc.status, [JSON, *_headers(state, record)], state.adapter.error_body(exc))
 
 
-def _from_cache(state: CallState, ctx: GatewayContext, hit: CacheEntry) -> Reply | StreamReply:
-    """Answer from the exact cache: nothing upstream, the original cost saved."""
-    state.response_cache = "exact"
+def _from_cache(state: CallState, ctx: GatewayContext, hit: CacheEntry,
+                kind: str = "exact") -> Reply | StreamReply:
+    """Answer from a cache: nothing upstream, the original cost saved."""
+    state.response_cache = kind
     state.saved_usd = Decimal(hit.cost_usd) if hit.cost_usd is not None else Decimal(0)
     state.answered_model = hit.model
     state.usage = Usage()
-    ctx.cache.hit(hit.key)
+    if kind == "exact":  # the semantic cache counts its hits itself
+        ctx.cache.hit(hit.key)
     record = account(state, ctx)
     if not hit.stream:
         return Reply(200, [JSON, *_headers(state, record)], hit.body)
@@ -117,10 +127,11 @@ async def _replay(body: bytes) -> AsyncIterator[bytes]:
 
 def _store(state: CallState, ctx: GatewayContext, cache: CachePlan, body: bytes,
            record: CallRecord) -> None:
-    """Write the answer to the cache off the response path."""
+    """Write the answer to the caches off the response path."""
     if not cache.write or cache.key is None or state.outcome != "success":
         return
     cost = str(record.cost_usd) if record.cost_usd is not None else None
+    store_semantic(state, ctx, body, cost)
     entry = entry_for(state, cache, body, ctx.settings.cache.ttl_s, cost)
     ctx.cache_pending[entry.key] = entry
     future = asyncio.get_running_loop().run_in_executor(None, ctx.cache.put, entry)

@@ -13,11 +13,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from fleetcost.pipeline.budget_hold import BudgetHold
 from fleetcost.pricing.tokens import TokenCount
 from fleetcost.providers.base import ChatRequest, WireAdapter
 from fleetcost.types import CallOutcome, Identity, Price, Usage
+
+if TYPE_CHECKING:
+    from fleetcost.pipeline.semantic import SemanticPlan
 
 
 def new_call_id() -> str:
@@ -48,9 +52,10 @@ class CallState:
     answered_model: str | None = None
     ttft_ms: float | None = None
     outcome: CallOutcome = "success"
-    # Set by cache: exact | miss | bypass, and what a hit saved.
+    # Set by cache: exact | semantic | miss | bypass, and what a hit saved.
     response_cache: str = "bypass"
     saved_usd: Decimal = Decimal(0)
+    semantic: SemanticPlan | None = None
     error: str | None = None
     attempts: int = 0
     # Set by guard and budget: the prompt's token count (counted once), the

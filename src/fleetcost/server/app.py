@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetcost.analytics.prometheus import Metrics
 from fleetcost.config import Settings
+from fleetcost.errors import ConfigError, FleetcostError
 from fleetcost.pipeline.budget_rules import merged_rules
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.upstream import UpstreamClient
@@ -36,6 +38,9 @@ from fleetcost.storage.sqlite import SQLiteUsageLog
 from fleetcost.storage.writer import LedgerWriter
 from fleetcost.types import CallRecord
 
+if TYPE_CHECKING:
+    from fleetcost.cache.semcache import SemanticCache
+
 log = logging.getLogger("fleetcost.server")
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -48,11 +53,14 @@ class Stores:
     # Analytics read on a connection of their own (SQLite) so they never wait on the writer.
     open_reader: Callable[[], LedgerReader]
     budgets: BudgetLedger = field(default_factory=MemoryBudgetLedger)
+    semantic: SemanticCache | None = None
 
     def close(self) -> None:
         self.usage_log.close()
         self.cache.close()
         self.budgets.close()
+        if self.semantic is not None:
+            self.semantic.close()
 
 
 def cache_path(settings: Settings) -> str:
@@ -69,18 +77,44 @@ def budgets_path(settings: Settings) -> str:
     return str(ledger.with_name(ledger.stem + "-budgets.db"))
 
 
+def semantic_path(settings: Settings) -> str:
+    if settings.cache.semantic.path:
+        return settings.cache.semantic.path
+    if settings.storage.kind == "memory":
+        return ":memory:"
+    ledger = Path(settings.storage.path)
+    return str(ledger.with_name(ledger.stem + "-semantic.db"))
+
+
+def open_semantic(settings: Settings) -> SemanticCache | None:
+    """Load the model and the stored entries; only here are numpy and the model imported."""
+    cfg = settings.cache.semantic
+    if not cfg.enabled:
+        return None
+    from fleetcost.cache.semcache import SemanticCache
+    from fleetcost.storage.semantic_sqlite import SQLiteSemanticStore
+
+    store = SQLiteSemanticStore(semantic_path(settings))
+    try:
+        return SemanticCache.open(store, cfg.max_entries, time.time())
+    except FleetcostError as exc:
+        store.close()
+        raise ConfigError(f"[cache.semantic] enabled = true, but {exc}") from exc
+
+
 def open_stores(settings: Settings) -> Stores:
+    semantic = open_semantic(settings)
     if settings.storage.kind == "memory":
         memory = MemoryUsageLog()
         return Stores(usage_log=memory,
                       cache=MemoryCacheStore(settings.cache.max_entries),
                       open_reader=lambda: MemoryLedgerReader(memory),
-                      budgets=MemoryBudgetLedger())
+                      budgets=MemoryBudgetLedger(), semantic=semantic)
     path = settings.storage.path
     return Stores(usage_log=SQLiteUsageLog(path),
                   cache=SQLiteCacheStore(cache_path(settings)),
                   open_reader=lambda: SQLiteLedgerReader(path),
-                  budgets=SQLiteBudgetLedger(budgets_path(settings)))
+                  budgets=SQLiteBudgetLedger(budgets_path(settings)), semantic=semantic)
 
 
 def _body_writer(settings: Settings) -> BodyWriter | NoBodies:
@@ -118,7 +152,7 @@ class GatewayApp:
             sinks.append(self.spans)
         self.ctx = GatewayContext(
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
-            sinks=sinks, budgets=stores.budgets,
+            semantic=stores.semantic, sinks=sinks, budgets=stores.budgets,
         )
         self.bodies = _body_writer(settings)
         self.ctx.keep_body = self.bodies.submit

@@ -7,12 +7,19 @@ the same contract.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from fleetcost.types import CallRecord
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,5 +261,68 @@ replica sharing the store sees them.
     def saved_rules(self) -> dict[str, str]: ...
 
     def save_rule(self, name: str, config_json: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class VectorIndex(Protocol):
+    """Nearest-neighbour search over unit vectors, partitioned by an opaque scope key.
+
+    A search only ever sees entries of its own scope. Not thread-safe: the
+    semantic cache serialises access with its own lock.
+    """
+
+    def add(self, entry_id: str, vector: FloatArray, scope: str) -> None: ...
+
+    def search(self, vector: FloatArray, scope: str, k: int = 1) -> list[tuple[str, float]]: ...
+
+    def remove(self, entry_id: str) -> bool: ...
+
+    def save(self, path: Path) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticEntry:
+    """One stored answer of the semantic cache.
+
+    `text` is what was embedded (the last user turn and its context window):
+    the match policy compares it with a new question. `body` is exactly what
+    the client received, as in `CacheEntry`; entries loaded at start carry an
+    empty body and are read from the store on a hit, so memory holds vectors
+    and metadata only.
+    """
+
+    entry_id: str
+    scope: str
+    tenant: str
+    text: str
+    created: float  # unix seconds
+    expires: float
+    model: str
+    stream: bool
+    cost_usd: str | None
+    tags: tuple[str, ...] = ()
+    hits: int = 0
+    body: bytes = b""
+
+
+class SemanticStore(Protocol):
+    """Durable home of semantic-cache entries and their vectors (float32 bytes).
+
+    The in-memory index is rebuilt from `load` at start. Every method is
+    called from worker threads, never from the event loop.
+    """
+
+    def put(self, entry: SemanticEntry, vector: bytes) -> None: ...
+
+    def delete(self, entry_ids: Sequence[str]) -> None: ...
+
+    def body(self, entry_id: str) -> bytes | None: ...
+
+    def hit(self, entry_id: str) -> None: ...
+
+    def load(self) -> Iterator[tuple[SemanticEntry, bytes]]: ...
 
     def close(self) -> None: ...
