@@ -56,6 +56,14 @@ class ModelConfig(_Strict):
     # Price override, USD per million tokens as decimal strings
     # (input, output, cache_read, cache_write_5m, cache_write_1h, batch_discount).
     price: dict[str, str] | None = None
+    # More providers (same kind) serving this alias interchangeably; requests
+    # sharing a stable prefix stick to one of them for the cache TTL.
+    deployments: list[str] | None = None
+
+
+class AnthropicBreakpointsConfig(_Strict):
+    # Add cache_control markers at the end of the stable prefix when the client set none there.
+    auto: bool = False
 
 
 class CacheConfig(_Strict):
@@ -68,6 +76,7 @@ class CacheConfig(_Strict):
     path: str | None = None
     # Bound on entries for storage.kind = "memory".
     max_entries: int = Field(default=100_000, ge=1)
+    anthropic_breakpoints: AnthropicBreakpointsConfig = AnthropicBreakpointsConfig()
 
 
 class PricingConfig(_Strict):
@@ -139,4 +148,10 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
                 f"config {path}: models.{alias}.provider names {model.provider!r}, "
                 "which is not under [providers]"
             )
+        for extra in model.deployments or ():
+            if extra not in settings.providers:
+                raise ConfigError(
+                    f"config {path}: models.{alias}.deployments names {extra!r}, "
+                    "which is not under [providers]"
+                )
     return settings

@@ -25,6 +25,7 @@ import orjson
 
 from fleetcost.errors import FleetcostError
 from fleetcost.fleet.driver import ReplayStats
+from fleetcost.fleet.levers import lever_rows, render_levers
 from fleetcost.fleet.plan import Scenario
 from fleetcost.fleet.run import ScenarioResult, Servers, collect, replay_scenarios, servers
 from fleetcost.fleet.table import render
@@ -109,11 +110,14 @@ def _ledger_path(requested: str | None, tmp: Path) -> Path:
 def _print_results(
     results: list[ScenarioResult], data_dir: Path, elapsed: float, *, as_json: bool
 ) -> None:
+    levers = lever_rows({r.scenario.name: r.rows for r in results},
+                        [r.scenario for r in results])
     if as_json:
         doc = {
             "data": str(data_dir),
             "seconds": round(elapsed, 3),
             "scenarios": [r.as_json() for r in results],
+            "levers": levers,
         }
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         sys.stdout.flush()
@@ -127,6 +131,9 @@ def _print_results(
         print(render(result.by("agent_id"), "agent", result.total()))
         print()
         print(render(result.by("model"), "model", result.total()))
+    if levers:
+        print("\n== levers: the same sessions with each lever off and on ==\n")
+        print(render_levers(levers))
     print("\nCosts come from the gateway's ledger. Levers (caching, routing) will be "
           "compared with this baseline as they land.")
 

@@ -14,6 +14,7 @@ import time
 from decimal import Decimal
 
 from fleetcost.pipeline.context import GatewayContext
+from fleetcost.pipeline.prefix_hook import record_fields
 from fleetcost.pipeline.state import CallState
 from fleetcost.pricing.cost import cost, format_usd
 from fleetcost.types import CallRecord, Price, Usage
@@ -68,6 +69,7 @@ def account(state: CallState, ctx: GatewayContext) -> CallRecord:
         route_reason=state.route_reason,
         error=state.error,
     )
+    record_fields(state, usage, record)
     ctx.emit(record)
     return record
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from fleetcost.config import ProviderConfig, Settings
+from fleetcost.pipeline.affinity import Affinity
+from fleetcost.pipeline.prefix import PrefixTracker
 from fleetcost.pipeline.upstream import Timeout, UpstreamClient, timeout_for
 from fleetcost.pricing.catalog import Catalog, price_from_dict
 from fleetcost.providers import registry
@@ -56,6 +58,9 @@ class GatewayContext:
     _price_memo: dict[str, Price | None] = field(default_factory=dict)
     # Cache entries handed to a worker thread and not yet in the store.
     cache_pending: dict[str, CacheEntry] = field(default_factory=dict)
+    # Per-session prompt digests for the prefix doctor, and prefix -> deployment.
+    prefix: PrefixTracker = field(default_factory=PrefixTracker)
+    affinity: Affinity = field(default_factory=Affinity)
 
     def __post_init__(self) -> None:
         self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}

@@ -20,6 +20,7 @@ from fleetcost.pipeline.call import open_upstream
 from fleetcost.pipeline.context import Deployment, GatewayContext
 from fleetcost.pipeline.estimate import partial_usage
 from fleetcost.pipeline.identify import identify
+from fleetcost.pipeline.prefix_hook import before_call
 from fleetcost.pipeline.route import route
 from fleetcost.pipeline.state import CallState, Reply, StreamReply
 from fleetcost.pipeline.upstream import Response, UpstreamConnectionError
@@ -63,6 +64,7 @@ async def handle_chat(
         if hit is not None:
             return _from_cache(state, ctx, hit)
         dep = route(state, ctx)
+        dep = before_call(state, ctx, dep)
     except FleetcostError as exc:
         return error_reply(adapter, exc)
     assert state.upstream_model is not None

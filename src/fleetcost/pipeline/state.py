@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from fleetcost.providers.base import ChatRequest, WireAdapter
-from fleetcost.types import CallOutcome, Identity, Price, Usage
+from fleetcost.types import CallOutcome, Identity, PrefixEvidence, Price, Usage
 
 
 def new_call_id() -> str:
@@ -51,6 +51,10 @@ class CallState:
     saved_usd: Decimal = Decimal(0)
     error: str | None = None
     attempts: int = 0
+    # Set by the prefix hook (pipeline/prefix_hook.py):
+    prefix_hash: str | None = None
+    system_tokens: int | None = None
+    prefix_evidence: PrefixEvidence | None = None
 
 
 @dataclass(slots=True)

@@ -1,0 +1,188 @@
+"""A prompt as the prefix caches see it: an ordered list of hashed blocks.
+
+Providers read a prompt as tools, then system, then messages, and cache on
+exact prefixes of that sequence. Splitting a request into the same blocks
+(each tool, each system block, each message or content part) and hashing
+each one lets the gateway find where two prompts stop sharing a prefix by
+comparing a few dozen 8-byte digests, without keeping or re-reading old
+request bodies. `cache_control` markers are left out of the hashes (they do
+not change what the model reads) but remembered as breakpoints.
+
+Token counts per block use the o200k tokenizer (exact for OpenAI's current
+models, a stand-in of the right size for others) and are memoised by block
+digest in a bounded map owned by the caller: an agent resends its history on
+every turn, so only the newest blocks are ever counted.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from fleetcost.pricing.encodings import encoded_length
+
+ENCODING = "o200k_base"
+# Chat framing per message (start, role, separator/end), as OpenAI counts it.
+MESSAGE_FRAMING = 3
+STABLE_REGIONS = ("tools", "system")
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    digest: bytes
+    tokens: int
+    region: str  # tools | system | messages
+    path: Path  # where the block sits in the request body
+    ttl: str | None  # the block's cache_control ttl ("5m", "1h"), None if unmarked
+    text: str | None  # kept for stable blocks only, to explain a break
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    blocks: tuple[Block, ...]
+    ends: tuple[int, ...]  # cumulative tokens at each block's end
+    prefix_hash: str | None  # digest of the stable region (tools + system)
+    system_tokens: int
+
+    @property
+    def tokens(self) -> int:
+        return self.ends[-1] if self.ends else 0
+
+    @property
+    def breakpoints(self) -> list[int]:
+        return [i for i, b in enumerate(self.blocks) if b.ttl is not None]
+
+    @property
+    def stable_end(self) -> int:
+        """Index just past the last tools/system block."""
+        return sum(1 for b in self.blocks if b.region in STABLE_REGIONS)
+
+
+def _bare(part: Any) -> Any:
+    if isinstance(part, dict) and "cache_control" in part:
+        return {k: v for k, v in part.items() if k != "cache_control"}
+    return part
+
+
+def _ttl(part: Any) -> str | None:
+    control = part.get("cache_control") if isinstance(part, dict) else None
+    if not isinstance(control, dict):
+        return None
+    return str(control.get("ttl") or "5m")
+
+
+def _text_of(part: Any) -> str:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+        return str(part["text"])
+    return orjson.dumps(_bare(part)).decode()
+
+
+class _Builder:
+    def __init__(self, memo: MutableMapping[bytes, Any], memo_max: int, keep_chars: int) -> None:
+        self.memo, self.memo_max, self.keep = memo, memo_max, keep_chars
+        self.blocks: list[Block] = []
+
+    def remember(self, key: bytes, value: Any) -> None:
+        if len(self.memo) >= self.memo_max:
+            del self.memo[next(iter(self.memo))]
+        self.memo[key] = value
+
+    def add(self, raw: bytes, text: Callable[[], str], region: str, path: Path,
+            ttl: str | None, framing: int = 0) -> None:
+        digest = hashlib.blake2b(raw, digest_size=8).digest()
+        tokens = self.memo.get(digest)
+        stable = region in STABLE_REGIONS
+        kept = text()[: self.keep] if stable else None
+        if tokens is None:
+            tokens = encoded_length(kept if kept is not None else text(), ENCODING) + framing
+            self.remember(digest, tokens)
+        self.blocks.append(Block(digest, tokens, region, path, ttl, kept))
+
+    def add_list(self, key: str, items: list[Any], region: str) -> None:
+        """Tools or system blocks: one block each, the whole list memoised at once
+        (an agent sends the same tools and system prompt on every call)."""
+        raw = orjson.dumps(items)
+        whole = b"L" + hashlib.blake2b(raw, digest_size=8).digest()
+        known = self.memo.get(whole)
+        if known is None:
+            start = len(self.blocks)
+            for i, part in enumerate(items):
+                self.add(orjson.dumps(_bare(part)), functools.partial(_text_of, part),
+                         region, (key, i), _ttl(part))
+            known = tuple(self.blocks[start:])
+            self.remember(whole, known)
+        else:
+            self.blocks.extend(known)
+
+
+def prompt_of(request: Any, memo: MutableMapping[bytes, Any], memo_max: int = 65536,
+              keep_chars: int = 65536) -> Prompt:
+    """Blocks of a `ChatRequest` (tools, system, messages) with their token ends."""
+    b = _Builder(memo, memo_max, keep_chars)
+    if request.tools:
+        b.add_list("tools", request.tools, "tools")
+    system = request.system
+    if isinstance(system, str) and system:
+        b.add(system.encode(), lambda: system, "system", ("system",), None)
+    elif isinstance(system, list):
+        b.add_list("system", system, "system")
+    leading = True
+    for i, message in enumerate(request.messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        leading = leading and role in ("system", "developer")
+        _add_message(b, i, message, "system" if leading else "messages")
+    return _finish(b.blocks)
+
+
+def _add_message(b: _Builder, index: int, message: Any, region: str) -> None:
+    """One block per message: its JSON without cache markers, its text for counting.
+
+    A marker on any part of the message marks the message's block (for
+    breakpoint caches, the lookback then counts messages, not content parts).
+    """
+    raw = orjson.dumps(message)
+    ttl = None
+    if b"cache_control" in raw and isinstance(message, dict):
+        ttl = _ttl(message)
+        content = message.get("content")
+        if isinstance(content, list):
+            parts = [_bare(p) for p in content]
+            ttl = next((t for p in content if (t := _ttl(p)) is not None), ttl)
+            raw = orjson.dumps({**_bare(message), "content": parts})
+        else:
+            raw = orjson.dumps(_bare(message))
+    b.add(raw, functools.partial(_message_text, message), region, ("messages", index), ttl,
+          MESSAGE_FRAMING)
+
+
+def _message_text(message: Any) -> str:
+    if not isinstance(message, dict):
+        return ""
+    content = message.get("content")
+    if isinstance(content, list):
+        text = "".join(_text_of(p) for p in content)
+    else:
+        text = content if isinstance(content, str) else ""
+    extra = {k: v for k, v in message.items() if k not in ("role", "content")}
+    return text + orjson.dumps(extra).decode() if extra else text
+
+
+def _finish(blocks: list[Block]) -> Prompt:
+    ends, total = [], 0
+    for block in blocks:
+        total += block.tokens
+        ends.append(total)
+    stable = [b for b in blocks if b.region in STABLE_REGIONS]
+    prefix_hash = None
+    if stable:
+        prefix_hash = hashlib.blake2b(b"".join(b.digest for b in stable), digest_size=8).hexdigest()
+    system_tokens = sum(b.tokens for b in blocks if b.region == "system")
+    return Prompt(tuple(blocks), tuple(ends), prefix_hash, system_tokens)
