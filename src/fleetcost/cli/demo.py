@@ -186,8 +186,12 @@ class Progress:
 def _progress_for(
     conversations: list[Conversation], sessions: int
 ) -> Callable[[Scenario], Callable[[], None]]:
-    total = sum(c.assistant_turns for c in conversations[:sessions])
-    return lambda scenario: Progress(f"replaying {scenario.name}", total).advance
+    def total(scenario: Scenario) -> int:
+        every = scenario.repeat_every
+        return sum(c.assistant_turns + (c.assistant_turns // every if every else 0)
+                   for c in conversations[:sessions])
+
+    return lambda scenario: Progress(f"replaying {scenario.name}", total(scenario)).advance
 
 
 @contextmanager

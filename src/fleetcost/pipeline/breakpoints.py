@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import orjson
+
 from fleetcost.pipeline.prompt_blocks import Path, Prompt
 from fleetcost.pricing.prefix_rules import CacheRule
 from fleetcost.providers.base import ChatRequest
@@ -25,9 +27,15 @@ from fleetcost.providers.base import ChatRequest
 MARKER = {"type": "ephemeral"}
 
 
-def targets(prompt: Prompt, rule: CacheRule, minimum: int | None) -> list[int]:
-    """Block indices to mark, in order of value (stable prefix first)."""
-    budget = rule.max_breakpoints - len(prompt.breakpoints)
+def targets(prompt: Prompt, rule: CacheRule, minimum: int | None, existing: int) -> list[int]:
+    """Block indices to mark, in order of value (stable prefix first).
+
+    `existing` counts the client's markers (a block is one message here, which
+    may hold several). A 5-minute marker may not precede a 1-hour one, so no
+    target is chosen before the client's last 1-hour marker.
+    """
+    budget = rule.max_breakpoints - existing
+    last_1h = max((i for i, b in enumerate(prompt.blocks) if b.ttl == "1h"), default=-1)
     floor = minimum or rule.min_tokens
     blocks = prompt.blocks
     wanted = [prompt.stable_end - 1]
@@ -42,7 +50,7 @@ def targets(prompt: Prompt, rule: CacheRule, minimum: int | None) -> list[int]:
     for index in wanted:
         if budget <= 0:
             break
-        if index < 0 or blocks[index].ttl is not None or prompt.ends[index] < floor:
+        if index <= last_1h or blocks[index].ttl is not None or prompt.ends[index] < floor:
             continue
         chosen.append(index)
         budget -= 1
@@ -52,7 +60,8 @@ def targets(prompt: Prompt, rule: CacheRule, minimum: int | None) -> list[int]:
 def add_breakpoints(request: ChatRequest, prompt: Prompt, rule: CacheRule,
                     minimum: int | None) -> tuple[ChatRequest, Prompt]:
     """The request with markers added (a new body; the client's is untouched)."""
-    chosen = targets(prompt, rule, minimum)
+    existing = orjson.dumps(request.body).count(b'"cache_control"')
+    chosen = targets(prompt, rule, minimum, existing)
     if not chosen:
         return request, prompt
     body = dict(request.body)

@@ -16,6 +16,7 @@ every turn, so only the newest blocks are ever counted.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Callable, MutableMapping
@@ -139,6 +140,10 @@ def prompt_of(request: Any, memo: MutableMapping[bytes, Any], memo_max: int = 65
         role = message.get("role") if isinstance(message, dict) else None
         leading = leading and role in ("system", "developer")
         _add_message(b, i, message, "system" if leading else "messages")
+    whole = request.body.get("cache_control") if isinstance(request.body, dict) else None
+    if isinstance(whole, dict) and b.blocks and b.blocks[-1].ttl is None:
+        # A top-level marker (automatic mode) marks the last block.
+        b.blocks[-1] = dataclasses.replace(b.blocks[-1], ttl=str(whole.get("ttl") or "5m"))
     return _finish(b.blocks)
 
 
