@@ -57,6 +57,10 @@ class PrefixTracker:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def warm(self) -> None:
+        """Load the tokenizer now (about a second), not on the first call."""
+        encoded_length("warm", ENCODING)
+
     def prompt(self, request: Any) -> Prompt:
         return prompt_of(request, self._tokens, self.bounds.token_memo,
                          self.bounds.stable_text_chars)
