@@ -104,6 +104,12 @@ def _ledger_path(requested: str | None, tmp: Path) -> Path:
             f"--ledger {path} already exists; pass a new path so the demo's calls are not "
             "mixed with other rows"
         )
+    cache = path.with_name(path.stem + "-cache.db")
+    if cache.exists():
+        # The gateway keeps its response cache beside the ledger: an old one
+        # would answer the response-cache scenario from a previous run.
+        raise FleetcostError(f"{cache} (a response cache beside --ledger) already exists; "
+                             "remove it or pass another --ledger path")
     return path
 
 

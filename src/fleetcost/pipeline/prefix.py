@@ -61,9 +61,10 @@ class PrefixTracker:
         """Load the tokenizer now (about a second), not on the first call."""
         encoded_length("warm", ENCODING)
 
-    def prompt(self, request: Any) -> Prompt:
+    def prompt(self, request: Any, rule: CacheRule | None = None) -> Prompt:
+        schema = rule is not None and rule.tool_tokens == "schema"
         return prompt_of(request, self._tokens, self.bounds.token_memo,
-                         self.bounds.stable_text_chars)
+                         self.bounds.stable_text_chars, schema)
 
     def compare(self, session: tuple[str, str], call_id: str, prompt: Prompt,
                 rule: CacheRule, minimum: int | None) -> PrefixEvidence | None:

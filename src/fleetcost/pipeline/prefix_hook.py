@@ -22,9 +22,9 @@ from fleetcost.types import CallRecord, Usage
 
 def before_call(state: CallState, ctx: GatewayContext, dep: Deployment) -> Deployment:
     assert state.request is not None
-    prompt = ctx.prefix.prompt(state.request)
-    state.prefix_hash, state.system_tokens = prompt.prefix_hash, prompt.system_tokens
     rule = cache_rule(state.adapter.kind)
+    prompt = ctx.prefix.prompt(state.request, rule)
+    state.prefix_hash, state.system_tokens = prompt.prefix_hash, prompt.system_tokens
     dep = _stick(state, ctx, dep, prompt, rule)
     if rule is None:
         return dep

@@ -26,10 +26,14 @@ from typing import Any
 import orjson
 
 from fleetcost.pricing.encodings import encoded_length
+from fleetcost.pricing.tokens import REPLY_PRIMING, count_messages
 
 ENCODING = "o200k_base"
-# Chat framing per message (start, role, separator/end), as OpenAI counts it.
-MESSAGE_FRAMING = 3
+# Any o200k model: the schema rule's counts, in the tokenizer the caches use.
+SCHEMA_MODEL = "gpt-4o"
+# Chat framing per message: start, separator and end markers plus the role's
+# one token, as OpenAI counts it (3 per message plus its string fields).
+MESSAGE_FRAMING = 4
 STABLE_REGIONS = ("tools", "system")
 Path = tuple[str | int, ...]
 
@@ -79,10 +83,21 @@ def _ttl(part: Any) -> str | None:
 
 
 def _text_of(part: Any) -> str:
+    """The text a part puts before the model (what the caches count), not its JSON."""
     if isinstance(part, str):
         return part
-    if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+    if not isinstance(part, dict):
+        return ""
+    kind = part.get("type")
+    if kind == "text" and isinstance(part.get("text"), str):
         return str(part["text"])
+    if kind == "tool_use":
+        return str(part.get("name", "")) + orjson.dumps(part.get("input")).decode()
+    if kind == "tool_result":
+        inner = part.get("content")
+        if isinstance(inner, list):
+            return "".join(_text_of(p) for p in inner)
+        return str(inner or "")
     return orjson.dumps(_bare(part)).decode()
 
 
@@ -107,29 +122,42 @@ class _Builder:
             self.remember(digest, tokens)
         self.blocks.append(Block(digest, tokens, region, path, ttl, kept))
 
-    def add_list(self, key: str, items: list[Any], region: str) -> None:
+    def add_list(self, key: str, items: list[Any], region: str, schema: bool = False) -> None:
         """Tools or system blocks: one block each, the whole list memoised at once
         (an agent sends the same tools and system prompt on every call)."""
         raw = orjson.dumps(items)
-        whole = b"L" + hashlib.blake2b(raw, digest_size=8).digest()
+        whole = (b"S" if schema else b"L") + hashlib.blake2b(raw, digest_size=8).digest()
         known = self.memo.get(whole)
         if known is None:
             start = len(self.blocks)
             for i, part in enumerate(items):
                 self.add(orjson.dumps(_bare(part)), functools.partial(_text_of, part),
                          region, (key, i), _ttl(part))
+            if schema:
+                self.blocks[start:] = _schema_counted(self.blocks[start:], items)
             known = tuple(self.blocks[start:])
             self.remember(whole, known)
         else:
             self.blocks.extend(known)
 
 
+def _schema_counted(blocks: list[Block], tools: list[Any]) -> list[Block]:
+    """Tool blocks counted by OpenAI's function-schema rule (what its usage reports):
+    each tool gets the growth of the whole list's count when it is added."""
+    out, before = [], 0
+    for i, block in enumerate(blocks):
+        upto = count_messages([], SCHEMA_MODEL, tools=tools[: i + 1]).tokens - REPLY_PRIMING
+        out.append(dataclasses.replace(block, tokens=upto - before))
+        before = upto
+    return out
+
+
 def prompt_of(request: Any, memo: MutableMapping[bytes, Any], memo_max: int = 65536,
-              keep_chars: int = 65536) -> Prompt:
+              keep_chars: int = 65536, schema_tools: bool = False) -> Prompt:
     """Blocks of a `ChatRequest` (tools, system, messages) with their token ends."""
     b = _Builder(memo, memo_max, keep_chars)
     if request.tools:
-        b.add_list("tools", request.tools, "tools")
+        b.add_list("tools", request.tools, "tools", schema_tools)
     system = request.system
     if isinstance(system, str) and system:
         b.add(system.encode(), lambda: system, "system", ("system",), None)
@@ -171,13 +199,20 @@ def _add_message(b: _Builder, index: int, message: Any, region: str) -> None:
 def _message_text(message: Any) -> str:
     if not isinstance(message, dict):
         return ""
-    content = message.get("content")
-    if isinstance(content, list):
-        text = "".join(_text_of(p) for p in content)
-    else:
-        text = content if isinstance(content, str) else ""
-    extra = {k: v for k, v in message.items() if k not in ("role", "content")}
-    return text + orjson.dumps(extra).decode() if extra else text
+    parts: list[str] = []
+    for key, value in message.items():
+        if key == "content":
+            items = value if isinstance(value, list) else [value]
+            parts += (_text_of(p) for p in items if p is not None)
+        elif key == "tool_calls" and isinstance(value, list):
+            for call in value:
+                function = (call.get("function") if isinstance(call, dict) else None) or {}
+                args = function.get("arguments", "")
+                parts += (str(function.get("name", "")),
+                          args if isinstance(args, str) else orjson.dumps(args).decode())
+        elif key != "role":
+            parts.append(value if isinstance(value, str) else orjson.dumps(value).decode())
+    return "".join(parts)
 
 
 def _finish(blocks: list[Block]) -> Prompt:

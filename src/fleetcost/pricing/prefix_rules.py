@@ -29,6 +29,7 @@ class CacheRule:
     ttl_1h_s: float
     max_breakpoints: int
     lookback_blocks: int
+    tool_tokens: str = "json"  # "schema" | "json"
 
     @property
     def explicit(self) -> bool:
@@ -54,6 +55,7 @@ def _load() -> tuple[Mapping[str, CacheRule], TrackerBounds]:
             ttl_1h_s=float(r.get("ttl_1h_s", r["ttl_s"])),
             max_breakpoints=int(r["max_breakpoints"]),
             lookback_blocks=int(r["lookback_blocks"]),
+            tool_tokens=str(r.get("tool_tokens", "json")),
         )
         for kind, r in data.items()
     }
