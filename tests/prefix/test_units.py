@@ -89,7 +89,7 @@ def test_breakpoints_added_where_cacheable_and_never_past_four() -> None:
     assert new.body["system"][0]["cache_control"] == {"type": "ephemeral"}
     assert new.body["messages"][1]["content"][0]["cache_control"] == {"type": "ephemeral"}
     assert "cache_control" not in str(new.body["messages"][2])
-    assert prompt.breakpoints == [0, 2]
+    assert prompt.breakpoints == (0, 2)
     short = _request("anthropic", turns, system="Be brief.")
     same, _ = add_breakpoints(short, tracker.prompt(short), rule, 1024)  # type: ignore[arg-type]
     assert same is short, "a prefix below the minimum gets no marker"

@@ -72,7 +72,8 @@ def add_breakpoints(request: ChatRequest, prompt: Prompt, rule: CacheRule,
         blocks[index] = dataclasses.replace(blocks[index], ttl="5m")
     new = dataclasses.replace(request, body=body, messages=body["messages"],
                               system=body.get("system"), tools=body.get("tools"))
-    return new, dataclasses.replace(prompt, blocks=tuple(blocks))
+    marked = tuple(sorted({*prompt.breakpoints, *chosen}))
+    return new, dataclasses.replace(prompt, blocks=tuple(blocks), breakpoints=marked)
 
 
 def _marked(part: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import itertools
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,14 +55,11 @@ class Prompt:
     ends: tuple[int, ...]  # cumulative tokens at each block's end
     prefix_hash: str | None  # digest of the stable region (tools + system)
     system_tokens: int
+    breakpoints: tuple[int, ...]  # indices of the blocks carrying a cache marker
 
     @property
     def tokens(self) -> int:
         return self.ends[-1] if self.ends else 0
-
-    @property
-    def breakpoints(self) -> list[int]:
-        return [i for i, b in enumerate(self.blocks) if b.ttl is not None]
 
     @property
     def stable_end(self) -> int:
@@ -142,14 +140,21 @@ class _Builder:
 
 
 def _schema_counted(blocks: list[Block], tools: list[Any]) -> list[Block]:
-    """Tool blocks counted by OpenAI's function-schema rule (what its usage reports):
-    each tool gets the growth of the whole list's count when it is added."""
-    out, before = [], 0
-    for i, block in enumerate(blocks):
-        upto = count_messages([], SCHEMA_MODEL, tools=tools[: i + 1]).tokens - REPLY_PRIMING
-        out.append(dataclasses.replace(block, tokens=upto - before))
-        before = upto
-    return out
+    """Tool blocks counted by OpenAI's function-schema rule (what its usage reports).
+
+    The rule adds a fixed overhead once per list; counting each tool alone
+    repeats it, so it is taken back out of all but the first tool and the
+    last absorbs any rounding, making the blocks sum to the whole list's count.
+    """
+    def rule(items: list[Any]) -> int:
+        return count_messages([], SCHEMA_MODEL, tools=items).tokens - REPLY_PRIMING
+
+    whole = rule(tools)
+    singles = [rule([tool]) for tool in tools]
+    overhead = (sum(singles) - whole) // (len(tools) - 1) if len(tools) > 1 else 0
+    counts = [singles[0]] + [n - overhead for n in singles[1:]]
+    counts[-1] += whole - sum(counts)
+    return [dataclasses.replace(b, tokens=n) for b, n in zip(blocks, counts, strict=True)]
 
 
 def prompt_of(request: Any, memo: MutableMapping[bytes, Any], memo_max: int = 65536,
@@ -216,13 +221,11 @@ def _message_text(message: Any) -> str:
 
 
 def _finish(blocks: list[Block]) -> Prompt:
-    ends, total = [], 0
-    for block in blocks:
-        total += block.tokens
-        ends.append(total)
-    stable = [b for b in blocks if b.region in STABLE_REGIONS]
+    ends = tuple(itertools.accumulate(b.tokens for b in blocks))
+    stable = [b.digest for b in blocks if b.region in STABLE_REGIONS]
     prefix_hash = None
     if stable:
-        prefix_hash = hashlib.blake2b(b"".join(b.digest for b in stable), digest_size=8).hexdigest()
+        prefix_hash = hashlib.blake2b(b"".join(stable), digest_size=8).hexdigest()
     system_tokens = sum(b.tokens for b in blocks if b.region == "system")
-    return Prompt(tuple(blocks), tuple(ends), prefix_hash, system_tokens)
+    marked = tuple(i for i, b in enumerate(blocks) if b.ttl is not None)
+    return Prompt(tuple(blocks), ends, prefix_hash, system_tokens, marked)
