@@ -121,3 +121,8 @@ def test_timestamp_bust_is_named_in_every_session_and_priced(
           f"share {bust[0]['share']}")
     assert Decimal("0.7") <= usd / (spent - baseline) <= Decimal("1.3")
     assert Decimal(bust[0]["share"]) > 0
+    # Anthropic sessions rewrite their whole prompt to the cache on every call
+    # and never read it back: caching costs money there, and only there.
+    (unpaid,) = [f for f in findings if f["cause"] == "cache_writes_unpaid"]
+    assert Decimal(unpaid["usd"]) > 0
+    assert all(s.startswith("busted/") for s in unpaid["evidence"]["sessions"])

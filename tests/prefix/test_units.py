@@ -103,3 +103,31 @@ def test_affinity_sticks_within_ttl_and_spreads_new_prefixes() -> None:
     assert table.choose("p1", ["a", "b"], 10, now=30)[1] is False, "expired"
     table.choose("p3", ["a", "b"], 10, now=30)
     assert len(table) == 2
+
+
+def test_roi_flags_only_prefixes_whose_writes_are_not_paid_back() -> None:
+    from decimal import Decimal
+
+    from fleetcost.analytics.prefix_doctor import unpaid_writes
+    from fleetcost.pricing.catalog import load_catalog
+    from fleetcost.types import CallRecord
+
+    model = "claude-sonnet-4-6"
+    price = load_catalog().get(model)
+    assert price is not None and price.cache_write_5m is not None and price.cache_read
+    rows = [
+        # Written once and never read: pays the write premium for nothing.
+        CallRecord("a1", "t", model=model, session_id="s1", prefix_hash="A",
+                   input_tokens=5000, cache_write_tokens=5000),
+        # Written once, read twice: pays back.
+        CallRecord("b1", "t", model=model, session_id="s2", prefix_hash="B",
+                   input_tokens=5000, cache_write_tokens=5000),
+        CallRecord("b2", "t", model=model, session_id="s2", prefix_hash="B",
+                   input_tokens=5100, cached_tokens=5000),
+        CallRecord("b3", "t", model=model, session_id="s2", prefix_hash="B",
+                   input_tokens=5200, cached_tokens=5000),
+    ]
+    (finding,) = unpaid_writes(rows, {}, load_catalog().get)
+    assert finding.kind == "cache_writes_unpaid"
+    assert finding.evidence["sessions"] == ["s1"]
+    assert finding.cost_usd == 5000 * (price.cache_write_5m - price.input) / Decimal(10**6)

@@ -80,14 +80,20 @@ def busted(rows: Sequence[CallRecord], evidence: Mapping[str, PrefixEvidence],
     return [_bust_finding(kind, g) for kind, g in sorted(groups.items())]
 
 
+REGION_NAMES = {"tools": "tool definitions", "system": "system prompt",
+                "messages": "conversation history"}
+
+
 def _bust_finding(kind: str, g: _Bust) -> Finding:
     where = "/".join(g.regions)
+    named = " / ".join(REGION_NAMES.get(r, r) for r in g.regions)
     sessions = list(g.sessions)
     return Finding(
         "prefix_cache_busted",
-        f"{kind} in the {where} breaks the shared prefix in {len(sessions)} sessions "
+        f"{kind} in the {named} breaks the shared prefix in {len(sessions)} sessions "
         f"({len(g.calls)} calls): {g.lost_tokens} prompt tokens not read from the provider "
-        "cache; move the changing value after the stable prefix or drop it",
+        f"cache, ${format_usd(g.usd)} lost; move the changing value after the stable "
+        "prefix or drop it",
         len(g.calls), g.usd, [r.call_id for r in g.calls[:SAMPLE]],
         evidence={
             "looks_like": kind, "region": where, "snippets": list(g.snippets)[:SAMPLE],
@@ -134,7 +140,7 @@ def unpaid_writes(rows: Sequence[CallRecord], evidence: Mapping[str, PrefixEvide
     return [Finding(
         "cache_writes_unpaid",
         f"{len(losing)} cached prefixes cost more in cache writes than their reads saved "
-        f"({len(calls)} calls): caching costs you money there",
+        f"({len(calls)} calls, ${format_usd(loss)} net loss): caching costs you money there",
         len(calls), loss, [r.call_id for r in calls[:SAMPLE]],
         evidence={
             "prefixes": len(losing),
