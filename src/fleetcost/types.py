@@ -148,7 +148,7 @@ class PrefixEvidence:
     `stable_cached_tokens` what they would have let it read had the previous
     prompt been kept intact. A break names the first differing block, its
     region (tools, system, messages), what the changed span looks like and
-    a redacted snippet of it; `shared_tokens` is then the break offset.
+    a redacted snippet of it, and its offset in tokens from the prompt's start.
     """
 
     previous_call_id: str
@@ -157,6 +157,7 @@ class PrefixEvidence:
     expected_cached_tokens: int
     stable_cached_tokens: int
     break_block: int | None = None
+    break_offset_tokens: int | None = None
     break_region: str | None = None
     span_kind: str | None = None
     span_snippet: str | None = None

@@ -117,6 +117,7 @@ def _evidence(old: Prompt, new: Prompt, rule: CacheRule, minimum: int | None) ->
     tokens += partial
     expected = _read(rule, old, new, shared, tokens, minimum)
     return PrefixEvidence("", tokens, old.tokens, expected, stable, break_block=shared,
+                          break_offset_tokens=tokens,
                           break_region=new.blocks[shared].region, span_kind=kind,
                           span_snippet=snippet)
 

@@ -62,6 +62,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             expected_cached_tokens INTEGER NOT NULL,
             stable_cached_tokens INTEGER NOT NULL,
             break_block INTEGER,
+            break_offset_tokens INTEGER,
             break_region TEXT,
             span_kind TEXT,
             span_snippet TEXT,
