@@ -52,7 +52,7 @@ def run(sessions: int, repeat: int) -> dict[str, Any]:
             t0 = time.perf_counter()
             adapter.upstream_body(adapter.parse_request(body), request.model)
             t1 = time.perf_counter()
-            prompt = tracker.prompt(request, cache_rule(kind))
+            prompt = tracker.prompt(request, cache_rule(kind), ("t", sid))
             tracker.compare(("t", sid), "c", prompt, cache_rule(kind), 1024)  # type: ignore[arg-type]
             t2 = time.perf_counter()
             base_us.append((t1 - t0) * 1e6)

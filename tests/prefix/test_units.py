@@ -131,3 +131,34 @@ def test_roi_flags_only_prefixes_whose_writes_are_not_paid_back() -> None:
     assert finding.kind == "cache_writes_unpaid"
     assert finding.evidence["sessions"] == ["s1"]
     assert finding.cost_usd == 5000 * (price.cache_write_5m - price.input) / Decimal(10**6)
+
+
+def test_resent_history_reused_gives_the_same_prompt_as_rebuilding() -> None:
+    """The session fast path (blocks of resent messages taken from the last prompt)
+    must describe each tau-bench prompt exactly as a full rebuild does."""
+    import os
+    from pathlib import Path
+
+    from fleetcost.fleet.plan import SCENARIOS, plan_sessions
+    from fleetcost.fleet.trajectories import find_data_dir, load_conversations
+    from fleetcost.pipeline.prompt_blocks import prompt_of
+
+    repo = Path(__file__).resolve().parents[2]
+    conversations = load_conversations(find_data_dir(None, os.environ, repo))
+    reused = 0
+    for session in plan_sessions(conversations, 4, SCENARIOS[0]):
+        adapter = registry.get(session.wire.kind)
+        previous, sent = None, 0
+        for call in session.calls():
+            request = adapter.parse_request(call.body)
+            fast = prompt_of(request, {}, previous=previous)
+            full = prompt_of(request, {})
+            assert [(b.digest, b.tokens, b.ttl, b.region) for b in fast.blocks] == \
+                [(b.digest, b.tokens, b.ttl, b.region) for b in full.blocks]
+            assert (fast.ends, fast.breakpoints, fast.prefix_hash) == \
+                (full.ends, full.breakpoints, full.prefix_hash)
+            first = len(fast.blocks) - len(request.messages)
+            if previous is not None:
+                reused += fast.blocks[first] is previous.blocks[len(previous.blocks) - sent]
+            previous, sent = fast, len(request.messages)
+    assert reused > 10, "the fast path was taken"

@@ -61,10 +61,14 @@ class PrefixTracker:
         """Load the tokenizer now (about a second), not on the first call."""
         encoded_length("warm", ENCODING)
 
-    def prompt(self, request: Any, rule: CacheRule | None = None) -> Prompt:
+    def prompt(self, request: Any, rule: CacheRule | None = None,
+               session: tuple[str, str] | None = None) -> Prompt:
+        """The request's blocks; a session's resent history is taken from its last prompt."""
         schema = rule is not None and rule.tool_tokens == "schema"
+        seen = self._sessions.get(session) if session is not None else None
         return prompt_of(request, self._tokens, self.bounds.token_memo,
-                         self.bounds.stable_text_chars, schema)
+                         self.bounds.stable_text_chars, schema,
+                         seen.prompt if seen is not None else None)
 
     def compare(self, session: tuple[str, str], call_id: str, prompt: Prompt,
                 rule: CacheRule, minimum: int | None) -> PrefixEvidence | None:

@@ -23,7 +23,9 @@ from fleetcost.types import CallRecord, Usage
 def before_call(state: CallState, ctx: GatewayContext, dep: Deployment) -> Deployment:
     assert state.request is not None
     rule = cache_rule(state.adapter.kind)
-    prompt = ctx.prefix.prompt(state.request, rule)
+    session = state.identity.session_id
+    key = (state.identity.tenant, session) if session else None
+    prompt = ctx.prefix.prompt(state.request, rule, key)
     state.prefix_hash, state.system_tokens = prompt.prefix_hash, prompt.system_tokens
     dep = _stick(state, ctx, dep, prompt, rule)
     if rule is None:
@@ -31,9 +33,7 @@ def before_call(state: CallState, ctx: GatewayContext, dep: Deployment) -> Deplo
     minimum = state.price.min_cacheable_tokens if state.price is not None else None
     if rule.explicit and ctx.settings.cache.anthropic_breakpoints.auto:
         state.request, prompt = add_breakpoints(state.request, prompt, rule, minimum)
-    session = state.identity.session_id
-    if session:
-        key = (state.identity.tenant, session)
+    if key is not None:
         state.prefix_evidence = ctx.prefix.compare(key, state.call_id, prompt, rule, minimum)
     return dep
 

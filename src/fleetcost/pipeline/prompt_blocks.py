@@ -50,12 +50,27 @@ class Block:
 
 
 @dataclass(frozen=True, slots=True)
+class History:
+    """All messages but the last, as one JSON array: how many, its length, its hash.
+
+    The next prompt of a session resends them; one serialisation of its own
+    array and one incremental digest over it (read at the old length, then
+    finished) prove it, and their blocks are reused instead of rebuilt.
+    """
+
+    count: int
+    size: int
+    key: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Prompt:
     blocks: tuple[Block, ...]
     ends: tuple[int, ...]  # cumulative tokens at each block's end
     prefix_hash: str | None  # digest of the stable region (tools + system)
     system_tokens: int
     breakpoints: tuple[int, ...]  # indices of the blocks carrying a cache marker
+    history: History | None = None
 
     @property
     def tokens(self) -> int:
@@ -158,8 +173,13 @@ def _schema_counted(blocks: list[Block], tools: list[Any]) -> list[Block]:
 
 
 def prompt_of(request: Any, memo: MutableMapping[bytes, Any], memo_max: int = 65536,
-              keep_chars: int = 65536, schema_tools: bool = False) -> Prompt:
-    """Blocks of a `ChatRequest` (tools, system, messages) with their token ends."""
+              keep_chars: int = 65536, schema_tools: bool = False,
+              previous: Prompt | None = None) -> Prompt:
+    """Blocks of a `ChatRequest` (tools, system, messages) with their token ends.
+
+    With the session's `previous` prompt, the messages it already had are
+    taken from it when they are byte-identical (see `History`).
+    """
     b = _Builder(memo, memo_max, keep_chars)
     if request.tools:
         b.add_list("tools", request.tools, "tools", schema_tools)
@@ -168,8 +188,15 @@ def prompt_of(request: Any, memo: MutableMapping[bytes, Any], memo_max: int = 65
         b.add(system.encode(), lambda: system, "system", ("system",), None)
     elif isinstance(system, list):
         b.add_list("system", system, "system")
-    leading = True
-    for i, message in enumerate(request.messages):
+    messages = request.messages
+    history, start = _history(messages, previous)
+    if start and previous is not None and previous.history is not None:
+        # Message blocks come last, one per message, so the resent ones are a slice.
+        first = len(previous.blocks) - previous.history.count - 1
+        b.blocks += previous.blocks[first : first + start]
+    leading = all(x.region != "messages" for x in b.blocks)
+    for i in range(start, len(messages)):
+        message = messages[i]
         role = message.get("role") if isinstance(message, dict) else None
         leading = leading and role in ("system", "developer")
         _add_message(b, i, message, "system" if leading else "messages")
@@ -177,7 +204,26 @@ def prompt_of(request: Any, memo: MutableMapping[bytes, Any], memo_max: int = 65
     if isinstance(whole, dict) and b.blocks and b.blocks[-1].ttl is None:
         # A top-level marker (automatic mode) marks the last block.
         b.blocks[-1] = dataclasses.replace(b.blocks[-1], ttl=str(whole.get("ttl") or "5m"))
-    return _finish(b.blocks)
+    return dataclasses.replace(_finish(b.blocks), history=history)
+
+
+def _history(messages: list[Any], previous: Prompt | None) -> tuple[History | None, int]:
+    """This prompt's `History`, and how many leading messages `previous` already had."""
+    if len(messages) < 2:
+        return None, 0
+    body = memoryview(orjson.dumps(messages[:-1]))[:-1]  # "[m0,m1,...": no closing bracket
+    digest = hashlib.blake2b(digest_size=16)
+    old = previous.history if previous is not None else None
+    start = 0
+    if old is not None and old.size <= len(body) and bytes(body[old.size : old.size + 1]) in (
+            b",", b""):
+        digest.update(body[: old.size])
+        if digest.digest() == old.key:
+            start = old.count
+        digest.update(body[old.size :])
+    else:
+        digest.update(body)
+    return History(len(messages) - 1, len(body), digest.digest()), start
 
 
 def _add_message(b: _Builder, index: int, message: Any, region: str) -> None:
