@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from fleetcost.pricing.prefix_rules import tracker_bounds
+
 
 class Affinity:
-    def __init__(self, max_entries: int = 65536) -> None:
-        self._max = max_entries
+    def __init__(self, max_entries: int | None = None) -> None:
+        self._max = max_entries or tracker_bounds().affinity_entries
         self._table: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._turn = 0
 

@@ -10,6 +10,7 @@ state; `record_fields` hands both to the account stage.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from fleetcost.pipeline.breakpoints import add_breakpoints
@@ -19,13 +20,20 @@ from fleetcost.pipeline.state import CallState
 from fleetcost.pricing.prefix_rules import CacheRule, cache_rule
 from fleetcost.types import CallRecord, Usage
 
+log = logging.getLogger("fleetcost.prefix")
+
 
 def before_call(state: CallState, ctx: GatewayContext, dep: Deployment) -> Deployment:
     assert state.request is not None
     rule = cache_rule(state.adapter.kind)
     session = state.identity.session_id
     key = (state.identity.tenant, session) if session else None
-    prompt = ctx.prefix.prompt(state.request, rule, key)
+    try:
+        prompt = ctx.prefix.prompt(state.request, rule, key)
+    except Exception:
+        # Diagnostics must never fail a call the adapter accepted: log the bug, go on.
+        log.exception("prefix tracking failed on call %s; skipped", state.call_id)
+        return dep
     state.prefix_hash, state.system_tokens = prompt.prefix_hash, prompt.system_tokens
     dep = _stick(state, ctx, dep, prompt, rule)
     if rule is None:
