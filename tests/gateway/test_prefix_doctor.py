@@ -33,7 +33,7 @@ CONVERSATIONS = 8
 # 1,024-token minimum; claude-haiku-4-5's 4,096 minimum leaves short prompts
 # uncacheable by rule, which is not what this test is about.
 MODELS = ("gpt-4o-mini", "claude-sonnet-4-6")
-PREFIX_CAUSES = {"prefix_cache_busted", "cache_writes_unpaid"}
+PREFIX_CAUSES = {"prefix_cache_busted", "prefix_cache_missed", "cache_writes_unpaid"}
 
 
 def _sessions(conversations: list[Conversation], scenario: Scenario) -> list[Session]:
@@ -50,7 +50,7 @@ def _replay(stack: Stack, sessions: list[Session], scenario: Scenario) -> int:
     return stats.sent
 
 
-def _doctor(db: Path) -> list[dict]:
+def doctor(db: Path) -> list[dict]:
     done = subprocess.run([sys.executable, "-m", "fleetcost.cli.main", "doctor", "--json",
                            "--db", str(db)], capture_output=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr.decode()
@@ -98,12 +98,12 @@ def test_timestamp_bust_is_named_in_every_session_and_priced(
         print(f"stable: {sent} calls, cached {cached}/{inputs} = {cached / inputs:.3f}")
         assert cached / inputs >= 0.85
         assert all(r["prefix_hash"] and r["system_tokens"] for r in rows)
-        assert _doctor(stack.db) == [], "no prefix findings on a stable fleet"
+        assert doctor(stack.db) == [], "no prefix findings on a stable fleet"
 
         sessions = _sessions(conversations, busted)
         sent += _replay(stack, sessions, busted)
         rows = stack.ledger(sent)
-        findings = _doctor(stack.db)
+        findings = doctor(stack.db)
     bust = [f for f in findings if f["cause"] == "prefix_cache_busted"]
     assert [f["evidence"]["looks_like"] for f in bust] == ["ISO timestamp"]
     named = set(bust[0]["evidence"]["sessions"])

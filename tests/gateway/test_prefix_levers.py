@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import anthropic
@@ -11,6 +12,7 @@ import openai
 import pytest
 
 from tests.gateway.conftest import Stack, run_stack
+from tests.gateway.test_prefix_doctor import doctor
 from tests.procs import fleetcost_process, free_port
 
 SYSTEM = "You are the airline support agent. " + " ".join(
@@ -89,6 +91,20 @@ def _two_emulators() -> Iterator[tuple[str, str]]:
         yield e1, e2
 
 
+def _agents(oai: openai.OpenAI, models: list[str]) -> dict[int, list[str]]:
+    """4 agents (4 system prompts), 3 turns each; turn t goes to models[t % len]."""
+    calls: dict[int, list[str]] = {}
+    for turn in range(3):
+        for agent in range(4):
+            raw = oai.chat.completions.with_raw_response.create(
+                model=models[turn % len(models)],
+                messages=[{"role": "system", "content": f"Agent {agent}. " + SYSTEM},
+                          *_conversation(turn)],
+                extra_headers={"X-Fleetcost-Session": f"agent-{agent}"})
+            calls.setdefault(agent, []).append(raw.headers["x-fleetcost-call-id"])
+    return calls
+
+
 def test_affinity_keeps_each_prefix_on_its_warm_deployment(tmp_path: Path) -> None:
     with _two_emulators() as (e1, e2):
         config = (f'[providers.east]\nkind = "openai"\nbase_url = "{e1}"\n'
@@ -96,16 +112,31 @@ def test_affinity_keeps_each_prefix_on_its_warm_deployment(tmp_path: Path) -> No
                   '[models."gpt-4o-mini"]\nprovider = "east"\ndeployments = ["west"]\n')
         with run_stack(tmp_path, config=config) as s:
             oai = openai.OpenAI(base_url=s.gateway + "/v1", api_key="sk", max_retries=0)
-            calls: dict[int, list[str]] = {}
-            for turn in range(3):
-                for agent in range(4):
-                    system = f"Agent {agent}. " + SYSTEM
-                    raw = oai.chat.completions.with_raw_response.create(
-                        model="gpt-4o-mini",
-                        messages=[{"role": "system", "content": system}, *_conversation(turn)])
-                    calls.setdefault(agent, []).append(raw.headers["x-fleetcost-call-id"])
+            calls = _agents(oai, ["gpt-4o-mini"])
             rows = {a: [s.call(c) for c in ids] for a, ids in calls.items()}
+            findings = doctor(s.db)
     for agent_rows in rows.values():
         assert len({r["provider"] for r in agent_rows}) == 1, "one prefix, one deployment"
         assert all(r["cached_tokens"] > 0 for r in agent_rows[1:]), "warm cache reused"
     assert {r[0]["provider"] for r in rows.values()} == {"east", "west"}, "load still spread"
+    assert findings == []
+
+
+def test_doctor_names_a_cache_split_over_deployments(tmp_path: Path) -> None:
+    """Without affinity (two aliases alternating), each turn lands on a cold cache."""
+    with _two_emulators() as (e1, e2):
+        config = (f'[providers.east]\nkind = "openai"\nbase_url = "{e1}"\n'
+                  f'[providers.west]\nkind = "openai"\nbase_url = "{e2}"\n'
+                  '[models.mini-east]\nprovider = "east"\nmodel = "gpt-4o-mini"\n'
+                  '[models.mini-west]\nprovider = "west"\nmodel = "gpt-4o-mini"\n')
+        with run_stack(tmp_path, config=config) as s:
+            oai = openai.OpenAI(base_url=s.gateway + "/v1", api_key="sk", max_retries=0)
+            calls = _agents(oai, ["mini-east", "mini-west"])
+            for ids in calls.values():
+                s.call(ids[-1])
+            findings = doctor(s.db)
+    (missed,) = [f for f in findings if f["cause"] == "prefix_cache_missed"]
+    assert set(missed["evidence"]["sessions"]) == {f"agent-{a}" for a in range(4)}
+    assert missed["evidence"]["deployments"] == ["east", "west"]
+    assert Decimal(missed["usd"]) > 0
+    assert not [f for f in findings if f["cause"] == "prefix_cache_busted"]

@@ -8,6 +8,12 @@ been kept (`stable_cached_tokens`) but did not (`cached_tokens`), each billed
 at the rate it was actually billed at (the cache-write rate for those
 rewritten, else the input rate) instead of the cache-read rate.
 
+`prefix_cache_missed`: calls whose prompt kept the session's prefix, yet
+the provider read far less than its rules allow (`expected_cached_tokens`,
+thresholds in `pricing/prefix_rules.toml`): the cache was cold where the
+call landed, typically another deployment or key behind a load balancer.
+Priced like a bust, against the expected reads.
+
 `cache_writes_unpaid`: cache ROI per stable prefix (tools + system hash) and
 model = reads x (input - read price) - writes x (write price - input price);
 a prefix whose writes cost more than its reads saved is caching at a loss.
@@ -24,6 +30,7 @@ from decimal import Decimal
 
 from fleetcost.analytics.doctor import SAMPLE, Finding
 from fleetcost.pricing.cost import format_usd
+from fleetcost.pricing.prefix_rules import doctor_thresholds
 from fleetcost.types import CallRecord, PrefixEvidence, Price
 
 MILLION = Decimal(1_000_000)
@@ -37,7 +44,14 @@ def _rate(value: Decimal | None, fallback: Decimal) -> Decimal:
 
 def lost_usd(row: CallRecord, ev: PrefixEvidence, price: Price) -> Decimal:
     """What the break cost this call, priced exactly from the catalog."""
-    lost = max(0, min(ev.stable_cached_tokens, row.input_tokens) - row.cached_tokens)
+    return _unread_usd(row, ev, price, ev.stable_cached_tokens)
+
+
+def _unread_usd(row: CallRecord, ev: PrefixEvidence, price: Price, readable: int) -> Decimal:
+    """Tokens the cache could have served but did not, at what they were billed
+    (the write rate for those rewritten to the cache, else the input rate)
+    minus the read rate."""
+    lost = max(0, min(readable, row.input_tokens) - row.cached_tokens)
     if lost == 0:
         return Decimal(0)
     read = _rate(price.cache_read, price.input)
@@ -153,6 +167,44 @@ def unpaid_writes(rows: Sequence[CallRecord], evidence: Mapping[str, PrefixEvide
     )]
 
 
+def missed(rows: Sequence[CallRecord], evidence: Mapping[str, PrefixEvidence],
+           price_of: PriceOf) -> list[Finding]:
+    """Prompts that kept their prefix yet were not read from the cache as the rules say."""
+    limits = doctor_thresholds()
+    calls: list[CallRecord] = []
+    usd, expected, reported = Decimal(0), 0, 0
+    for row in rows:
+        ev = evidence.get(row.call_id)
+        price = price_of(row.model or "")
+        if ev is None or ev.span_kind is not None or price is None:
+            continue
+        readable = min(ev.expected_cached_tokens, row.input_tokens)
+        if (readable - row.cached_tokens < limits.missed_min_tokens
+                or row.cached_tokens >= readable * limits.missed_share):
+            continue
+        calls.append(row)
+        usd += _unread_usd(row, ev, price, readable)
+        expected, reported = expected + readable, reported + row.cached_tokens
+    if not calls:
+        return []
+    sessions = list(dict.fromkeys(r.session_id or "" for r in calls))
+    # The deployments those sessions were spread over, not only where they missed.
+    involved = set(sessions)
+    deployments = sorted({r.provider or "" for r in rows if r.session_id in involved})
+    return [Finding(
+        "prefix_cache_missed",
+        f"{len(calls)} calls in {len(sessions)} sessions kept their prefix but the provider "
+        f"read {reported} of the {expected} cached tokens its rules allow "
+        f"(${format_usd(usd)} lost): the cache was cold where they landed; with several "
+        "deployments, list them under [models.ALIAS] deployments for cache affinity",
+        len(calls), usd, [r.call_id for r in calls[:SAMPLE]],
+        evidence={"sessions": sessions[:SESSIONS_LISTED], "session_count": len(sessions),
+                  "deployments": deployments, "expected_cached_tokens": expected,
+                  "reported_cached_tokens": reported},
+    )]
+
+
 def prefix_findings(rows: Sequence[CallRecord], evidence: Mapping[str, PrefixEvidence],
                     price_of: PriceOf) -> list[Finding]:
-    return busted(rows, evidence, price_of) + unpaid_writes(rows, evidence, price_of)
+    return (busted(rows, evidence, price_of) + missed(rows, evidence, price_of)
+            + unpaid_writes(rows, evidence, price_of))

@@ -14,6 +14,7 @@ import functools
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 
@@ -44,10 +45,19 @@ class TrackerBounds:
     affinity_entries: int
 
 
+@dataclass(frozen=True, slots=True)
+class DoctorThresholds:
+    missed_share: Decimal
+    missed_min_tokens: int
+
+
 @functools.lru_cache(maxsize=1)
-def _load() -> tuple[Mapping[str, CacheRule], TrackerBounds]:
+def _load() -> tuple[Mapping[str, CacheRule], TrackerBounds, DoctorThresholds]:
     data = tomllib.loads(RULES_PATH.read_text())
     bounds = TrackerBounds(**data.pop("tracker"))
+    doctor = data.pop("doctor")
+    thresholds = DoctorThresholds(Decimal(str(doctor["missed_share"])),
+                                  int(doctor["missed_min_tokens"]))
     rules = {
         kind: CacheRule(
             mode=str(r["mode"]), min_tokens=int(r["min_tokens"]),
@@ -59,7 +69,7 @@ def _load() -> tuple[Mapping[str, CacheRule], TrackerBounds]:
         )
         for kind, r in data.items()
     }
-    return MappingProxyType(rules), bounds
+    return MappingProxyType(rules), bounds, thresholds
 
 
 def cache_rule(kind: str) -> CacheRule | None:
@@ -69,6 +79,10 @@ def cache_rule(kind: str) -> CacheRule | None:
 
 def tracker_bounds() -> TrackerBounds:
     return _load()[1]
+
+
+def doctor_thresholds() -> DoctorThresholds:
+    return _load()[2]
 
 
 def automatic_read(rule: CacheRule, shared_tokens: int, minimum: int | None = None) -> int:
