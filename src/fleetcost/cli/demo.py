@@ -156,11 +156,13 @@ def _warn_about_gaps(results: list[ScenarioResult]) -> None:
 
 
 def _serve_until_interrupted(up: Servers, out: TextIO) -> int:
-    print(f"\nThe gateway is up at {up.gateway.url} (OpenAI: {up.gateway.url}/v1, "
-          f"Anthropic: {up.gateway.url}); the dashboard arrives in a later release.\n"
-          f"Ledger: FLEETCOST_DB={up.db_path} fleetcost calls\n"
-          "Press Ctrl-C to stop.", file=out, flush=True)
+    # The prompt is inside the try: a Ctrl-C right after it appears must still
+    # be a clean stop (a loaded machine can deliver it before the loop starts).
     try:
+        print(f"\nThe gateway is up at {up.gateway.url} (OpenAI: {up.gateway.url}/v1, "
+              f"Anthropic: {up.gateway.url}); the dashboard arrives in a later release.\n"
+              f"Ledger: FLEETCOST_DB={up.db_path} fleetcost calls\n"
+              "Press Ctrl-C to stop.", file=out, flush=True)
         while up.gateway.proc.poll() is None:
             time.sleep(0.5)
     except KeyboardInterrupt:
