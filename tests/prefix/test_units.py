@@ -162,3 +162,20 @@ def test_resent_history_reused_gives_the_same_prompt_as_rebuilding() -> None:
                 reused += fast.blocks[first] is previous.blocks[len(previous.blocks) - sent]
             previous, sent = fast, len(request.messages)
     assert reused > 10, "the fast path was taken"
+
+
+def test_markers_the_gateway_added_are_not_carried_into_the_next_prompt() -> None:
+    rule = cache_rule("anthropic")
+    assert rule is not None
+    tracker = PrefixTracker()
+    key = ("t", "auto")
+    turns = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+             {"role": "user", "content": "c"}]
+    first = _request("anthropic", turns)
+    _, marked = add_breakpoints(first, tracker.prompt(first, rule, key), rule, 1024)  # type: ignore[arg-type]
+    tracker.compare(key, "c1", marked, rule, 1024)
+    grown = _request("anthropic", [*turns, {"role": "assistant", "content": "d"},
+                                   {"role": "user", "content": "e"}])
+    again = tracker.prompt(grown, rule, key)
+    assert again.breakpoints == ()
+    assert again.ends == tracker.prompt(grown, rule).ends

@@ -69,7 +69,7 @@ def add_breakpoints(request: ChatRequest, prompt: Prompt, rule: CacheRule,
         _mark(body, prompt.blocks[index].path)
     blocks = list(prompt.blocks)
     for index in chosen:
-        blocks[index] = dataclasses.replace(blocks[index], ttl="5m")
+        blocks[index] = dataclasses.replace(blocks[index], ttl="5m", auto=True)
     new = dataclasses.replace(request, body=body, messages=body["messages"],
                               system=body.get("system"), tools=body.get("tools"))
     marked = tuple(sorted({*prompt.breakpoints, *chosen}))

@@ -47,6 +47,7 @@ class Block:
     path: Path  # where the block sits in the request body
     ttl: str | None  # the block's cache_control ttl ("5m", "1h"), None if unmarked
     text: str | None  # kept for stable blocks only, to explain a break
+    auto: bool = False  # the marker was added by the gateway, not sent by the client
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +194,9 @@ def prompt_of(request: Any, memo: MutableMapping[bytes, Any], memo_max: int = 65
     if start and previous is not None and previous.history is not None:
         # Message blocks come last, one per message, so the resent ones are a slice.
         first = len(previous.blocks) - previous.history.count - 1
-        b.blocks += previous.blocks[first : first + start]
+        # A marker the gateway added last time is not in this request's body.
+        b.blocks += [dataclasses.replace(x, ttl=None, auto=False) if x.auto else x
+                     for x in previous.blocks[first : first + start]]
     leading = all(x.region != "messages" for x in b.blocks)
     for i in range(start, len(messages)):
         message = messages[i]
