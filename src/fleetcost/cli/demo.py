@@ -159,8 +159,9 @@ def _serve_until_interrupted(up: Servers, out: TextIO) -> int:
     # The prompt is inside the try: a Ctrl-C right after it appears must still
     # be a clean stop (a loaded machine can deliver it before the loop starts).
     try:
-        print(f"\nThe gateway is up at {up.gateway.url} (OpenAI: {up.gateway.url}/v1, "
-              f"Anthropic: {up.gateway.url}); the dashboard arrives in a later release.\n"
+        print(f"\nThe dashboard: {up.gateway.url}/dashboard\n"
+              f"The gateway is up at {up.gateway.url} (OpenAI: {up.gateway.url}/v1, "
+              f"Anthropic: {up.gateway.url}).\n"
               f"Ledger: FLEETCOST_DB={up.db_path} fleetcost calls\n"
               "Press Ctrl-C to stop.", file=out, flush=True)
         while up.gateway.proc.poll() is None:
