@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prices": ("prices", "show or import the price catalog"),
     "count": ("count", "count the tokens of a text or a messages JSON"),
     "eval": ("eval", "offline evaluations: `eval cache PAIRS` for the semantic cache"),
+    "router": ("router", "train a router file: `router train DATA --out ROUTER`"),
 }
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from fleetcost.routing.features import FeatureSpec, numeric
 from fleetcost.routing.fit import Model, choose_l2, fit, sigmoid
+from fleetcost.routing.trained import CLIP, MIN_STD
 
 if TYPE_CHECKING:
     from fleetcost.routing.fit import Matrix
@@ -143,7 +144,7 @@ class AnswerGate:
         raw = numeric(prompt, self.spec) + answer_features(prompt, answer)
         z = self.model.bias
         for w, x, m, s in zip(self.model.weights, raw, self.mean, self.std, strict=True):
-            z += w * (x - m) / s
+            z += w * min(CLIP, max(-CLIP, (x - m) / s))
         return sigmoid(z)
 
 
@@ -157,9 +158,8 @@ def train_gate(
     spec = FeatureSpec(hash_dim=0)
     raw = np.array([numeric(p, spec) + answer_features(p, a)
                     for p, a in zip(prompts, answers, strict=True)], dtype=np.float64)
-    mean, std = raw.mean(axis=0), raw.std(axis=0)
-    std[std < 1e-9] = 1.0
-    x = (raw - mean) / std
+    mean, std = raw.mean(axis=0), np.maximum(raw.std(axis=0), MIN_STD)
+    x = np.clip((raw - mean) / std, -CLIP, CLIP)
     y = np.array([1.0 if ok else 0.0 for ok in label_ok])
     l2, cv, _ = choose_l2(x, y, score, seed=seed, grid=(1.0, 0.3, 0.1, 0.03, 0.01))
     model = fit(x, y, l2, iters=600)

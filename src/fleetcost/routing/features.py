@@ -17,6 +17,7 @@ keeps working when the defaults change.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import zlib
@@ -96,6 +97,13 @@ class FeatureSpec:
     def width(self) -> int:
         return len(self.numeric) + self.hash_dim
 
+    @classmethod
+    def candidates(cls) -> tuple[FeatureSpec, ...]:
+        """From the simplest to the richest; training keeps the one that
+        cross-validates best, so a small data set falls back to the length
+        alone instead of fitting noise."""
+        return (cls(("log_chars",), 0, False), cls(hash_dim=0, bigrams=False), cls())
+
     def to_dict(self) -> dict[str, object]:
         return {"kind": "text-v1", "numeric": list(self.numeric),
                 "hash_dim": self.hash_dim, "bigrams": self.bigrams}
@@ -117,10 +125,12 @@ def numeric(text: str, spec: FeatureSpec) -> list[float]:
 
 def hashed(text: str, spec: FeatureSpec) -> dict[int, float]:
     """Bucket -> weight of the words (and word pairs) of `text`."""
+    if not spec.hash_dim:
+        return {}
     words = _WORD.findall(text.lower())
     tokens = list(words)
     if spec.bigrams:
-        tokens += [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        tokens += [f"{a} {b}" for a, b in itertools.pairwise(words)]
     if not tokens:
         return {}
     weight = 1.0 / math.sqrt(len(tokens))

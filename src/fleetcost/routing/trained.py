@@ -40,6 +40,11 @@ if TYPE_CHECKING:
 FORMAT = "fleetcost-router"
 VERSION = 1
 TARGET_FRACTION = 0.95
+# Standardised numbers are clipped, and spreads floored, so that a prompt far
+# outside the training range (a training set of same-length prompts) cannot
+# push the probability to 0 or 1 on one feature alone.
+CLIP = 3.0
+MIN_STD = 0.1
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ class TrainedRouter:
         z = self.bias
         nums = numeric(prompt, self.spec)
         for j, value in enumerate(nums):
-            z += self.weights[j] * (value - self.mean[j]) / self.std[j]
+            scaled = (value - self.mean[j]) / self.std[j]
+            z += self.weights[j] * min(CLIP, max(-CLIP, scaled))
         offset = len(nums)
         for bucket, value in hashed(prompt, self.spec).items():
             z += self.weights[offset + bucket] * value
@@ -141,37 +147,57 @@ def fingerprint(bench: Benchmark, rows: Sequence[int], weak: str, strong: str) -
 
 def train(
     bench: Benchmark, rows: Sequence[int], weak: str, strong: str, *, seed: int = 0,
-    spec: FeatureSpec | None = None,
+    specs: Sequence[FeatureSpec] | None = None,
 ) -> TrainedRouter:
+    """Fit each candidate feature set, keep the best by cross-validated APGR."""
     import numpy as np
 
-    spec = spec or FeatureSpec()
     if len(rows) < 12:
         raise BadRequest(f"training needs at least 12 rows, got {len(rows)}", param="DATA")
     prompts = [bench.queries[i].prompt for i in rows]
     wq = [bench.queries[i].quality[weak] for i in rows]
     sq = [bench.queries[i].quality[strong] for i in rows]
     y = np.array([1.0 if w >= s else 0.0 for w, s in zip(wq, sq, strict=True)])
-    nums, hashes = design(prompts, spec)
-    mean, std = nums.mean(axis=0), nums.std(axis=0)
-    std[std < 1e-9] = 1.0
-    x = np.hstack([(nums - mean) / std, hashes])
 
     def fold_apgr(held: Sequence[int], p: Matrix) -> float:
         data = quality_only([wq[i] for i in held], [sq[i] for i in held])
         return metrics.apgr(metrics.curve(data, rank_by_prob(list(p))), data)
 
-    l2, cv_apgr, oof = choose_l2(x, y, fold_apgr, seed=seed)
+    best: tuple[float, FeatureSpec, Matrix, Matrix, Matrix, float, Matrix] | None = None
+    tried = {}
+    for spec in specs or FeatureSpec.candidates():
+        x, mean, std = standardised(prompts, spec)
+        l2, cv, oof = choose_l2(x, y, fold_apgr, seed=seed)
+        tried[_spec_name(spec)] = round(cv, 4)
+        if best is None or cv > best[0] + 1e-9:
+            best = (cv, spec, x, mean, std, l2, oof)
+    assert best is not None
+    cv, spec, x, mean, std, l2, oof = best
     model = fit(x, y, l2)
-    threshold = place_threshold(list(oof), wq, sq)
     full = x @ np.asarray(model.weights) + model.bias
     probs = np.sort(1.0 / (1.0 + np.exp(-np.clip(full, -30, 30))))
     quantiles = [float(v) for v in np.quantile(probs, np.linspace(0, 1, 101))]
     meta = {"data": bench.name, "rows": len(rows), "fingerprint": fingerprint(bench, rows, weak,
             strong), "label": "weak quality >= strong quality", "model": "logistic",
-            "l2": l2, "cv_apgr": round(cv_apgr, 4), "seed": seed}
-    return TrainedRouter(weak, strong, threshold, spec, [float(v) for v in mean],
-                         [float(v) for v in std], model.weights, model.bias, quantiles, meta)
+            "features": _spec_name(spec), "cv_apgr_by_features": tried, "l2": l2,
+            "cv_apgr": round(cv, 4), "seed": seed}
+    return TrainedRouter(weak, strong, place_threshold(list(oof), wq, sq), spec,
+                         [float(v) for v in mean], [float(v) for v in std], model.weights,
+                         model.bias, quantiles, meta)
+
+
+def _spec_name(spec: FeatureSpec) -> str:
+    if spec.hash_dim:
+        return f"numeric+hashed{spec.hash_dim}"
+    return "+".join(spec.numeric) if len(spec.numeric) == 1 else "numeric"
+
+
+def standardised(prompts: Sequence[str], spec: FeatureSpec) -> tuple[Matrix, Matrix, Matrix]:
+    import numpy as np
+
+    nums, hashes = design(prompts, spec)
+    mean, std = nums.mean(axis=0), np.maximum(nums.std(axis=0), MIN_STD)
+    return np.hstack([np.clip((nums - mean) / std, -CLIP, CLIP), hashes]), mean, std
 
 
 def quality_only(weak: Sequence[float], strong: Sequence[float]) -> metrics.Outcomes:
