@@ -38,10 +38,12 @@ def register(sub: Any, name: str, help_text: str) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from fleetcost.routing.data import load
     from fleetcost.routing.evaluate import Settings, pick_models
+    from fleetcost.routing.fit import require_numpy
     from fleetcost.routing.trained import train
 
     if args.out.parent and not args.out.parent.is_dir():
         raise BadRequest(f"no such folder for --out: {args.out.parent}", param="out")
+    require_numpy()
     bench = load(args.data)
     weak, strong = pick_models(bench, Settings(weak=args.weak, strong=args.strong))
     router = train(bench, range(len(bench.queries)), weak, strong, seed=args.seed)

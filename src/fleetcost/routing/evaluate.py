@@ -210,6 +210,9 @@ def token_counter() -> Callable[[str, str], int]:
 
 
 def evaluate(bench: Benchmark, settings: Settings, catalog: Catalog) -> dict[str, Any]:
+    from fleetcost.routing.fit import require_numpy
+
+    require_numpy()
     weak, strong = pick_models(bench, settings)
     train, test = split(bench, settings.train_fraction, settings.seed)
     table = price_table()

@@ -39,6 +39,17 @@ def sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
+def require_numpy() -> None:
+    """Training needs numpy; say how to get it instead of a bare ImportError."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        from fleetcost.errors import FleetcostError
+
+        raise FleetcostError("training a router needs numpy: pip install "
+                             "'fleetcost[routing]'") from None
+
+
 def fit(x: Matrix, y: Matrix, l2: float, iters: int = 250, rate: float = 0.05) -> Model:
     """Minimise mean log-loss + l2/2 |w|^2 (the bias is not penalised)."""
     import numpy as np
