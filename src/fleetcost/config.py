@@ -70,9 +70,47 @@ class CacheConfig(_Strict):
     max_entries: int = Field(default=100_000, ge=1)
 
 
+class LedgerConfig(_Strict):
+    # Keep each request's body (after redaction) in the ledger's `call_bodies`
+    # table so `fleetcost replay LEDGER.db` can re-run it. Off: bodies hold
+    # prompts, which many teams may not keep.
+    store_bodies: bool = False
+    # Regular expressions whose matches are replaced by "[REDACTED]" before a
+    # body is stored (in addition to the built-in key patterns).
+    redact: list[str] = Field(default_factory=list)
+
+
 class PricingConfig(_Strict):
     # Extra catalog file (written by `fleetcost prices import`), merged over the bundled one.
     catalog: str | None = None
+
+
+class AlertsConfig(_Strict):
+    """Alert rules (analytics/alerts.py); thresholds default to the seed's table."""
+
+    enabled: bool = True
+    interval_s: float = Field(default=300.0, gt=0)
+    # POSTed a JSON body when an alert fires or resolves; none by default.
+    webhook_url: str | None = None
+    window_hours: int = Field(default=24, ge=1)
+    baseline_days: int = Field(default=7, ge=1)
+    noise_sigmas: float = Field(default=3.0, ge=0)
+    min_calls: int = Field(default=20, ge=1)
+    cost_per_agent_hour_rise: float = Field(default=0.20, gt=0)
+    cache_hit_rate_min: float = Field(default=0.80, ge=0, le=1)
+    cache_min_eligible: int = Field(default=50, ge=1)
+    escalation_rate_max: float = Field(default=0.40, ge=0, le=1)
+    token_efficiency_drop: float = Field(default=0.30, gt=0, lt=1)
+    tail_cost_ratio_max: float = Field(default=10.0, gt=1)
+    context_growth: float = Field(default=0.20, gt=0)
+    spend_anomaly_x: float = Field(default=3.0, gt=1)
+    spend_anomaly_min_usd: str = "0.10"
+
+
+class TelemetryConfig(_Strict):
+    # OTLP/HTTP collector base URL (spans go to <url>/v1/traces); none = no spans.
+    otlp_endpoint: str | None = None
+    service_name: str = "fleetcost"
 
 
 def _default_providers() -> dict[str, ProviderConfig]:
@@ -94,6 +132,9 @@ class Settings(_Strict):
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     pricing: PricingConfig = PricingConfig()
     cache: CacheConfig = CacheConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
+    ledger: LedgerConfig = LedgerConfig()
 
     def with_upstreams(self, upstreams: dict[str, str]) -> Settings:
         """Apply `--upstream NAME=URL`: repoint a provider (or add one of that kind)."""

@@ -143,8 +143,9 @@ def _warn_about_gaps(results: list[ScenarioResult]) -> None:
 
 
 def _serve_until_interrupted(up: Servers, out: TextIO) -> int:
-    print(f"\nThe gateway is up at {up.gateway.url} (OpenAI: {up.gateway.url}/v1, "
-          f"Anthropic: {up.gateway.url}); the dashboard arrives in a later release.\n"
+    print(f"\nThe dashboard: {up.gateway.url}/dashboard\n"
+          f"The gateway is up at {up.gateway.url} (OpenAI: {up.gateway.url}/v1, "
+          f"Anthropic: {up.gateway.url}).\n"
           f"Ledger: FLEETCOST_DB={up.db_path} fleetcost calls\n"
           "Press Ctrl-C to stop.", file=out, flush=True)
     try:

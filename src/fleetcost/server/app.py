@@ -20,14 +20,18 @@ from fleetcost.config import Settings
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.upstream import UpstreamClient
 from fleetcost.pricing.catalog import load_catalog
-from fleetcost.server import admin, handlers
+from fleetcost.server import admin, dashboard, handlers, reports
 from fleetcost.server.io import BodyTooLarge, Scope, read_body, send_reply
-from fleetcost.storage.base import CacheStore, UsageLog
+from fleetcost.storage.base import CacheStore, LedgerReader, UsageLog
+from fleetcost.storage.bodies import BodyWriter, NoBodies, Redactor, SQLiteBodyStore
 from fleetcost.storage.cache_memory import MemoryCacheStore
 from fleetcost.storage.cache_sqlite import SQLiteCacheStore
 from fleetcost.storage.memory import MemoryUsageLog
+from fleetcost.storage.report_memory import MemoryLedgerReader
+from fleetcost.storage.report_sqlite import SQLiteLedgerReader
 from fleetcost.storage.sqlite import SQLiteUsageLog
 from fleetcost.storage.writer import LedgerWriter
+from fleetcost.types import CallRecord
 
 log = logging.getLogger("fleetcost.server")
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -38,6 +42,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class Stores:
     usage_log: UsageLog
     cache: CacheStore
+    # Analytics read on a connection of their own (SQLite) so they never wait on the writer.
+    open_reader: Callable[[], LedgerReader]
 
     def close(self) -> None:
         self.usage_log.close()
@@ -53,10 +59,26 @@ def cache_path(settings: Settings) -> str:
 
 def open_stores(settings: Settings) -> Stores:
     if settings.storage.kind == "memory":
-        return Stores(usage_log=MemoryUsageLog(),
-                      cache=MemoryCacheStore(settings.cache.max_entries))
-    return Stores(usage_log=SQLiteUsageLog(settings.storage.path),
-                  cache=SQLiteCacheStore(cache_path(settings)))
+        memory = MemoryUsageLog()
+        return Stores(usage_log=memory,
+                      cache=MemoryCacheStore(settings.cache.max_entries),
+                      open_reader=lambda: MemoryLedgerReader(memory))
+    path = settings.storage.path
+    return Stores(usage_log=SQLiteUsageLog(path),
+                  cache=SQLiteCacheStore(cache_path(settings)),
+                  open_reader=lambda: SQLiteLedgerReader(path))
+
+
+def _body_writer(settings: Settings) -> BodyWriter | NoBodies:
+    """Request bodies for replay, only when `[ledger] store_bodies` opts in."""
+    if not settings.ledger.store_bodies:
+        return NoBodies()
+    if settings.storage.kind != "sqlite":
+        log.warning("[ledger] store_bodies needs storage.kind = \"sqlite\"; bodies not kept")
+        return NoBodies()
+    store = SQLiteBodyStore(settings.storage.path, Redactor(settings.ledger.redact))
+    return BodyWriter(store, batch_size=settings.storage.batch_size,
+                      flush_ms=settings.storage.flush_ms)
 
 
 class GatewayApp:
@@ -72,11 +94,27 @@ class GatewayApp:
             stores.usage_log, batch_size=settings.storage.batch_size,
             flush_ms=settings.storage.flush_ms,
         )
+        sinks: list[Callable[[CallRecord], None]] = [self.writer.submit, self.metrics.observe]
+        self.spans = None
+        if settings.telemetry.otlp_endpoint:
+            from fleetcost.analytics.otel import SpanSink
+
+            self.spans = SpanSink(settings.telemetry.otlp_endpoint,
+                                  settings.telemetry.service_name)
+            sinks.append(self.spans)
         self.ctx = GatewayContext(
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
-            sinks=[self.writer.submit, self.metrics.observe],
+            sinks=sinks,
         )
-        self.routes = handlers.route_table(self) | admin.route_table(self)
+        self.bodies = _body_writer(settings)
+        self.ctx.keep_body = self.bodies.submit
+        self.alerts = reports.AlertLoop(settings.alerts, stores.usage_log)
+        def authorised(scope: Scope) -> bool:
+            return admin.authorised(self, scope)
+
+        self.routes = (handlers.route_table(self) | admin.route_table(self)
+                       | reports.route_table(self, stores.open_reader, self.alerts, authorised)
+                       | dashboard.route_table(self, stores.open_reader, authorised))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -108,6 +146,7 @@ class GatewayApp:
                 # and the p99.9 at 500 req/s from 35 ms to 6.5 ms.
                 gc.collect()
                 gc.freeze()
+                self.alerts.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.shutdown()
@@ -116,7 +155,11 @@ class GatewayApp:
 
     async def shutdown(self) -> None:
         """Drain the ledger, then close the upstream client and the stores."""
+        await self.alerts.stop()
         await self.writer.drain()
+        await self.bodies.drain()
+        if self.spans is not None:
+            self.spans.close()
         await self.ctx.upstream.close()
         self.stores.close()
 
