@@ -95,3 +95,11 @@ def test_errors_say_what_to_fix(tmp_path: Path, capsys: pytest.CaptureFixture[st
     ok = ["--price-as", "small-model=gpt-4o-mini", "--price-as", "big-model=gpt-4o"]
     assert main(["eval", "router", str(data), *ok, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["prices"]["big-model"] == "gpt-4o"
+
+
+def test_plot_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib", reason="the `plot` extra is not installed")
+    data = _slice(tmp_path, 120)
+    out = tmp_path / "curves.png"
+    assert main(["eval", "router", str(data), "--policy", "length", "--plot", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
