@@ -49,7 +49,8 @@ def test_json_contract_on_a_real_slice(tmp_path: Path, capsys: pytest.CaptureFix
     assert report["benchmark"] == "gsm8k_slice"
     assert report["rows"] == {"train": 120, "test": 120}
     policies = report["policies"]
-    assert set(policies) == {"random", "oracle", "length", "trained", "cascade"}
+    assert set(policies) == {"random", "oracle", "length", "trained",
+                             "trained-per-dollar", "cascade"}
     for name, p in policies.items():
         for key in ("apgr", "cpt50", "cpt80", "cost_reduction_at_95", "curve"):
             assert key in p, (name, key)

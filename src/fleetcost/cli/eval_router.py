@@ -30,7 +30,8 @@ def register(kinds: Any) -> None:
     )
     parser.add_argument("data", metavar="DATA", type=Path,
                         help="routing CSV, folder of CSVs, judgements.jsonl or preference CSV")
-    parser.add_argument("--policy", action="append", choices=("length", "trained", "cascade"),
+    parser.add_argument("--policy", action="append",
+                        choices=("length", "trained", "trained-per-dollar", "cascade"),
                         help="evaluate only this policy (repeatable; default: all that apply)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--train-fraction", type=float, default=0.5,
@@ -118,11 +119,11 @@ def print_table(report: dict[str, Any]) -> None:
               f"strong {report['strong_model']} (quality {report['strong_quality']:.3f}, "
               f"${report['strong_cost_per_query']}/query); train {rows['train']}, "
               f"test {rows['test']} rows, seed {report['seed']}\n")
-    out.write(f"{'policy':<10} {'APGR':>7} {'CPT(50%)':>9} {'CPT(80%)':>9} "
+    out.write(f"{'policy':<18} {'APGR':>7} {'CPT(50%)':>9} {'CPT(80%)':>9} "
               f"{'cost cut @95%':>14} {'strong share @95%':>18}\n")
     seeds = report.get("over_seeds", {})
     for name, p in report["policies"].items():
-        out.write(f"{name:<10} {p['apgr']:>7.3f} {_pct(p['cpt50']):>9} {_pct(p['cpt80']):>9} "
+        out.write(f"{name:<18} {p['apgr']:>7.3f} {_pct(p['cpt50']):>9} {_pct(p['cpt80']):>9} "
                   f"{_pct(p['cost_reduction_at_95']):>14} {_pct(p['strong_share_at_95']):>18}")
         if name in seeds and "apgr" in seeds[name]:
             a = seeds[name]["apgr"]

@@ -34,7 +34,7 @@ from fleetcost.routing.data import Benchmark, Query
 from fleetcost.types import Usage
 
 BASELINES = ("random", "oracle")
-POLICIES = ("length", "trained", "cascade")
+POLICIES = ("length", "trained", "trained-per-dollar", "cascade")
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,7 @@ class Run:
     seed: int
     count: Callable[[str, str], int]
     pricer: Pricer
+    memo: dict[str, Any] = field(default_factory=dict)  # one trained router per run
 
 
 def _length(run: Run) -> tuple[list[int], bool]:
@@ -165,12 +166,46 @@ def _length(run: Run) -> tuple[list[int], bool]:
     return tie_break_order(tokens, run.seed), False
 
 
-def _trained(run: Run) -> tuple[list[int], bool]:
-    from fleetcost.routing.trained import rank_by_prob, train
+def _test_probs(run: Run) -> list[float]:
+    from fleetcost.routing.trained import train
 
-    router = train(run.bench, run.train, run.weak, run.strong, seed=run.seed)
-    probs = [router.prob_weak_ok(run.bench.queries[i].prompt) for i in run.test]
-    return rank_by_prob(probs), False
+    if "probs" not in run.memo:
+        router = train(run.bench, run.train, run.weak, run.strong, seed=run.seed)
+        run.memo["probs"] = [router.prob_weak_ok(run.bench.queries[i].prompt) for i in run.test]
+    probs: list[float] = run.memo["probs"]
+    return probs
+
+
+def _trained(run: Run) -> tuple[list[int], bool]:
+    from fleetcost.routing.trained import rank_by_prob
+
+    return rank_by_prob(_test_probs(run)), False
+
+
+def _trained_per_dollar(run: Run) -> tuple[list[int], bool]:
+    """The same router, ranking by expected gain per extra dollar: what the gateway
+    can compute before the call from the prompt's tokens, both list prices and the
+    strong model's mean answer length on the training split."""
+    probs = _test_probs(run)
+    weak = run.pricer.catalog.get(run.pricer.entry(run.weak))
+    strong = run.pricer.catalog.get(run.pricer.entry(run.strong))
+    assert weak is not None and strong is not None
+    entry = run.pricer.entry(run.strong)
+    outs = [_answer_tokens(run, run.bench.queries[i], entry) for i in run.train]
+    mean_out = sum(outs) / len(outs)
+    scores = []
+    for p, i in zip(probs, run.test, strict=True):
+        tokens = run.count(run.bench.queries[i].prompt, entry)
+        extra = float(tokens * (strong.input - weak.input)
+                      + Decimal(mean_out) * (strong.output - weak.output))
+        scores.append((1.0 - p) / max(extra, 1e-12))
+    return tie_break_order(scores, run.seed), False
+
+
+def _answer_tokens(run: Run, query: Query, entry: str) -> int:
+    if run.strong in query.responses:
+        return run.count(query.responses[run.strong], entry)
+    return query.output_tokens.get(run.strong, run.pricer.default_output)
 
 
 def _cascade(run: Run) -> tuple[list[int], bool]:
@@ -193,7 +228,8 @@ def _cascade(run: Run) -> tuple[list[int], bool]:
 
 
 POLICY_RUNNERS: dict[str, Callable[[Run], tuple[list[int], bool]]] = {
-    "length": _length, "trained": _trained, "cascade": _cascade,
+    "length": _length, "trained": _trained, "trained-per-dollar": _trained_per_dollar,
+    "cascade": _cascade,
 }
 
 
