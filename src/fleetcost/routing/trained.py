@@ -181,7 +181,7 @@ def train(
             strong), "label": "weak quality >= strong quality", "model": "logistic",
             "features": _spec_name(spec), "cv_apgr_by_features": tried, "l2": l2,
             "cv_apgr": round(cv, 4), "seed": seed}
-    return TrainedRouter(weak, strong, place_threshold(list(oof), wq, sq), spec,
+    return TrainedRouter(weak, strong, float(place_threshold(list(oof), wq, sq)), spec,
                          [float(v) for v in mean], [float(v) for v in std], model.weights,
                          model.bias, quantiles, meta)
 
