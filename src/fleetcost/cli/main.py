@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "diagnose the ledger: unpriced models, errors, waste"),
     "prices": ("prices", "show or import the price catalog"),
     "count": ("count", "count the tokens of a text or a messages JSON"),
+    "budgets": ("budgets", "budgets: spent/reserved/remaining, `suggest` limits, `caps` report"),
     "eval": ("eval", "offline evaluations: `eval cache PAIRS` for the semantic cache"),
     "simulate": ("simulate", "fleet cost model: cost after each lever, spread, break-even"),
     "replay": ("replay", "re-run recorded traffic with another policy; CI cost gate"),

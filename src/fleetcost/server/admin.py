@@ -73,6 +73,8 @@ def route_table(app: GatewayApp) -> dict[tuple[str, str], Handler]:
         if not isinstance(tag, str) or not isinstance(tenant, str) or not tag:
             return _error(400, "tag and tenant must be non-empty strings")
         removed = await asyncio.to_thread(app.stores.cache.invalidate, tenant, tag)
+        if app.stores.semantic is not None:
+            removed += await asyncio.to_thread(app.stores.semantic.invalidate, tenant, tag)
         return Reply(200, [JSON], orjson.dumps({"removed": removed}))
 
     return {("GET", PREFIX + "calls"): calls,

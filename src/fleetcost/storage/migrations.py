@@ -100,6 +100,12 @@ MIGRATIONS: list[tuple[str, str]] = [
             WHERE (cost_usd IS NOT NULL AND cost_pico IS NULL) OR saved_pico IS NULL
         """,
     ),
+    (
+        "m003_budgets",
+        """
+        ALTER TABLE calls ADD COLUMN output_cap INTEGER
+        """,
+    ),
 ]
 
 
