@@ -34,6 +34,9 @@ def register(sub: Any, name: str, help_text: str) -> None:
     cache.add_argument("--target-precision", type=float, default=0.8,
                        help="precision the recommended threshold must reach (default 0.8)")
     cache.set_defaults(func=run_cache)
+    from fleetcost.cli import eval_router
+
+    eval_router.register(kinds)
 
 
 def run_cache(args: argparse.Namespace) -> int:
