@@ -75,6 +75,33 @@ class PricingConfig(_Strict):
     catalog: str | None = None
 
 
+CompressPolicy = Literal["trim", "dedupe", "window", "summary", "prune"]
+
+
+class CompressConfig(_Strict):
+    # Off by default; on for every call, or only for the task types listed.
+    # X-Fleetcost-Compress and a budget's degrade plan override both per call.
+    enabled: bool = False
+    task_types: list[str] = Field(default_factory=list)
+    # Run in this order; see docs/config.md for what each does.
+    policies: list[CompressPolicy] = Field(default_factory=lambda: ["trim", "dedupe", "summary"])
+    # Prompts smaller than this are sent as they are.
+    min_input_tokens: int = Field(default=2000, ge=0)
+    keep_last_turns: int = Field(default=6, ge=1)
+    block_turns: int = Field(default=8, ge=1)
+    keep_tool_results: bool = True
+    keep_corrections: bool = True
+    trim_tool_tokens: int = Field(default=1500, ge=16)
+    dedupe_min_chars: int = Field(default=200, ge=1)
+    prune_budget_tokens: int = Field(default=6000, ge=1)
+    # Candidates for the summary model; the first one served over the
+    # client's protocol is used.
+    summary_models: list[str] = Field(
+        default_factory=lambda: ["gpt-4o-mini", "claude-haiku-4-5"])
+    summary_max_tokens: int = Field(default=400, ge=16)
+    summary_cache_entries: int = Field(default=10_000, ge=1)
+
+
 def _default_providers() -> dict[str, ProviderConfig]:
     return {
         "openai": ProviderConfig(
@@ -94,6 +121,7 @@ class Settings(_Strict):
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     pricing: PricingConfig = PricingConfig()
     cache: CacheConfig = CacheConfig()
+    compress: CompressConfig = CompressConfig()
 
     def with_upstreams(self, upstreams: dict[str, str]) -> Settings:
         """Apply `--upstream NAME=URL`: repoint a provider (or add one of that kind)."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from fleetcost.compress.memo import SummaryMemo
 from fleetcost.config import ProviderConfig, Settings
 from fleetcost.pipeline.upstream import Timeout, UpstreamClient, timeout_for
 from fleetcost.pricing.catalog import Catalog, price_from_dict
@@ -56,9 +57,12 @@ class GatewayContext:
     _price_memo: dict[str, Price | None] = field(default_factory=dict)
     # Cache entries handed to a worker thread and not yet in the store.
     cache_pending: dict[str, CacheEntry] = field(default_factory=dict)
+    # Block summaries of the compress stage, by block content.
+    summaries: SummaryMemo = field(default_factory=SummaryMemo)
 
     def __post_init__(self) -> None:
         self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}
+        self.summaries = SummaryMemo(self.settings.compress.summary_cache_entries)
         overrides = {
             alias: price_from_dict(m.model or alias, {"provider": m.provider, **m.price})
             for alias, m in self.settings.models.items() if m.price

@@ -17,6 +17,7 @@ from fleetcost.errors import FleetcostError, UpstreamError
 from fleetcost.pipeline.account import account, cost_header
 from fleetcost.pipeline.cache import CachePlan, entry_for, lookup, plan
 from fleetcost.pipeline.call import open_upstream
+from fleetcost.pipeline.compress import compress, mark_route
 from fleetcost.pipeline.context import Deployment, GatewayContext
 from fleetcost.pipeline.estimate import partial_usage
 from fleetcost.pipeline.identify import identify
@@ -48,6 +49,8 @@ def _headers(state: CallState, record: CallRecord | None) -> list[tuple[bytes, b
     ]
     if record is not None:
         out.append((b"x-fleetcost-cost-usd", cost_header(record)))
+    if state.compress_note:
+        out.append((b"x-fleetcost-compress", state.compress_note.encode()))
     return out
 
 
@@ -62,7 +65,9 @@ async def handle_chat(
         hit = lookup(ctx.cache, cache, ctx.cache_pending)
         if hit is not None:
             return _from_cache(state, ctx, hit)
+        await compress(state, ctx)
         dep = route(state, ctx)
+        mark_route(state)
     except FleetcostError as exc:
         return error_reply(adapter, exc)
     assert state.upstream_model is not None

@@ -51,6 +51,11 @@ class CallState:
     saved_usd: Decimal = Decimal(0)
     error: str | None = None
     attempts: int = 0
+    # Compression: policies forced for this call (a budget's degrade plan sets
+    # it; () forces compression off; None lets header and config decide), and
+    # what the compress stage did (lands in route_reason).
+    compress_policy: tuple[str, ...] | None = None
+    compress_note: str | None = None
 
 
 @dataclass(slots=True)

@@ -1,0 +1,38 @@
+"""Summary: whole blocks of old turns replaced by a cheap model's summary.
+
+Only complete blocks of `block_turns` groups before the verbatim window are
+summarised, counted from the head, each on its own (its summary depends on
+nothing but its own turns). The caller caches summaries by the block's
+content, so the next turn, which sees the same blocks, sends the same
+summary text and the provider cache still hits; the rewrite only changes
+when one more whole block is ready. Summaries go right after the head, in
+block order. A block that holds a mid-conversation system message ends the
+summarised run (instructions are never summarised away), and so does a
+summary that could not be had: the rest is sent verbatim.
+"""
+
+from __future__ import annotations
+
+from fleetcost.compress.conv import Conv, Env
+from fleetcost.compress.units import render
+
+
+async def summary(conv: Conv, env: Env) -> Conv:
+    block = env.knobs.block_turns
+    blocks = env.older(conv) // block
+    notes: list[str] = []
+    for number in range(blocks):
+        units = conv.units[number * block:(number + 1) * block]
+        if any(u.pinned for u in units):
+            break
+        transcript = "\n".join(render(m) for u in units for m in u.messages)
+        text = await env.summarise(transcript)
+        if text is None:
+            break
+        first = number * block + 1
+        notes.append(f"Turns {first}-{first + block - 1}: {text.strip()}")
+    if not notes:
+        return conv
+    done = len(notes) * block
+    return conv.did(f"summary:{len(notes)}", units=conv.units[done:],
+                    notes=(*conv.notes, *notes))
