@@ -65,7 +65,8 @@ def test_demo_tables_are_the_ledger_totals(
                 env, timeout=170)
     assert done.returncode == 0, done.stderr.decode()
     report = orjson.loads(done.stdout)
-    (baseline,) = report["scenarios"]
+    assert [s["name"] for s in report["scenarios"]] == [s.name for s in SCENARIOS]
+    baseline = report["scenarios"][0]
     assert baseline["name"] == SCENARIOS[0].name
 
     expected_calls = sum(c.assistant_turns for c in conversations[:4])
@@ -75,8 +76,12 @@ def test_demo_tables_are_the_ledger_totals(
 
     listed = _run(["calls", "--json"], env, timeout=60)
     assert listed.returncode == 0, listed.stderr.decode()
-    rows = orjson.loads(listed.stdout)
+    every = orjson.loads(listed.stdout)
+    rows = [r for r in every if r["session_id"].startswith(SCENARIOS[0].name + "/")]
     assert len(rows) == expected_calls
+    for scenario in report["scenarios"][1:]:
+        own = [r for r in every if r["session_id"].startswith(scenario["name"] + "/")]
+        assert Decimal(scenario["total"]["cost_usd"]) == sum(Decimal(r["cost_usd"]) for r in own)
     assert all(row["cost_usd"] is not None for row in rows), "every demo model has a price"
 
     ledger = _ledger_totals(rows)

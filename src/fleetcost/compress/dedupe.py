@@ -11,6 +11,7 @@ not be much shorter).
 from __future__ import annotations
 
 from fleetcost.compress.conv import Conv, Env
+from fleetcost.pricing.tokens import count_text
 
 
 async def dedupe(conv: Conv, env: Env) -> Conv:
@@ -25,8 +26,10 @@ async def dedupe(conv: Conv, env: Env) -> Conv:
             if first is None:
                 seen[result.text] = result.call_id
                 continue
-            unit = env.dialect.with_result_text(
-                unit, result, env.rules.dedupe_marker.format(first=first))
+            pointer = env.rules.dedupe_marker.format(first=first)
+            if count_text(pointer, env.model).tokens >= count_text(result.text, env.model).tokens:
+                continue
+            unit = env.dialect.with_result_text(unit, result, pointer)
             count += 1
         units[index] = unit
     if not count:

@@ -81,4 +81,8 @@ async def compress(
     broken = problems(kind, out)
     if broken:
         return Outcome(messages, False, ("skipped:pairing",), before, before, tuple(broken))
-    return Outcome(out, True, conv.done, before, env.tokens(out))
+    after = env.tokens(out)
+    if after >= before:
+        # Markers and summaries can outweigh what they replace: then send the original.
+        return Outcome(messages, False, ("no-gain",), before, before)
+    return Outcome(out, True, conv.done, before, after)

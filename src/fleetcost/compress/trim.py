@@ -22,7 +22,9 @@ def cut(text: str, limit: int, model: str, marker: str) -> str | None:
     head = keep * 2 // 3
     tail = keep - head
     note = marker.format(cut=total - limit, total=total)
-    return text[:head] + note + (text[-tail:] if tail else "")
+    short = text[:head] + note + (text[-tail:] if tail else "")
+    # Just over the limit, the marker can outweigh what it replaces.
+    return short if count_text(short, model).tokens < total else None
 
 
 async def trim(conv: Conv, env: Env) -> Conv:

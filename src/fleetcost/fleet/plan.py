@@ -71,6 +71,8 @@ class Scenario:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("baseline", "every lever off", (("X-Fleetcost-Cache", "off"),)),
+    Scenario("compress", "context compression on (trim, dedupe, block summaries; summary "
+             "calls included)", (("X-Fleetcost-Cache", "off"), ("X-Fleetcost-Compress", "on"))),
 )
 
 
