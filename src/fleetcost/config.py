@@ -94,6 +94,9 @@ class CompressConfig(_Strict):
     trim_tool_tokens: int = Field(default=1500, ge=16)
     dedupe_min_chars: int = Field(default=200, ge=1)
     prune_budget_tokens: int = Field(default=6000, ge=1)
+    # window and summary cut a block only if it pays back the prefix cache it
+    # breaks within this many turns; 0 cuts regardless.
+    payback_turns: int = Field(default=4, ge=0)
     # Candidates for the summary model; the first one served over the
     # client's protocol is used.
     summary_models: list[str] = Field(

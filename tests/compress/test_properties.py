@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -18,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleetcost.compress import POLICIES, Knobs, compress, problems
+from fleetcost.compress import POLICIES, CacheRates, Knobs, compress, problems
 from fleetcost.compress.units import DIALECTS
 from fleetcost.fleet.wire import to_anthropic
 from tests.compress.convgen import conversation, turn
@@ -43,8 +44,14 @@ def shaped(kind: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return to_anthropic(messages)[1]
 
 
-def run(kind: str, messages: list[dict[str, Any]], chain: list[str]) -> Any:
-    return asyncio.run(compress(kind, messages, MODELS[kind], chain, KNOBS, fake_summary))
+# No provider cache (every cut pays), and a cache like Anthropic's (cuts must pay back).
+RATES = (CacheRates(), CacheRates(Decimal("0.1"), Decimal("1.25")))
+
+
+def run(kind: str, messages: list[dict[str, Any]], chain: list[str],
+        rates: CacheRates = RATES[0]) -> Any:
+    return asyncio.run(compress(kind, messages, MODELS[kind], chain, KNOBS, fake_summary,
+                                rates=rates))
 
 
 def blob(value: Any) -> bytes:
@@ -76,9 +83,10 @@ def test_invariants(kind: str, chain: list[str], messages: list[dict[str, Any]])
 @pytest.mark.parametrize("chain", [c for c in CHAINS if "prune" not in c], ids="+".join)
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
 @SETTINGS
-@given(messages=conversation(min_turns=1), extra=st.data())
+@given(messages=conversation(min_turns=1), extra=st.data(), rates=st.sampled_from(RATES))
 def test_prefix_stable_until_a_block_is_cut(
-    kind: str, chain: list[str], messages: list[dict[str, Any]], extra: st.DataObject
+    kind: str, chain: list[str], messages: list[dict[str, Any]], extra: st.DataObject,
+    rates: CacheRates,
 ) -> None:
     # prune is left out: it chooses by relevance to the latest turn, so it moves by design.
     grown = messages + extra.draw(turn(999))
@@ -86,7 +94,7 @@ def test_prefix_stable_until_a_block_is_cut(
     if kind == "anthropic":
         # Anthropic agents move the last breakpoint every turn; compare without it.
         now, later = _unmarked(now), _unmarked(later)
-    first, second = run(kind, now, chain), run(kind, later, chain)
+    first, second = run(kind, now, chain, rates), run(kind, later, chain, rates)
     blocks = [
         max(0, len(DIALECTS[kind].split(m)[1]) - KNOBS.keep_last_turns) // KNOBS.block_turns
         for m in (now, later)

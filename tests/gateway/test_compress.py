@@ -22,6 +22,8 @@ min_input_tokens = 0
 keep_last_turns = 2
 block_turns = 2
 trim_tool_tokens = 200
+summary_max_tokens = 60
+payback_turns = 0
 """
 REPO = Path(__file__).resolve().parents[2]
 

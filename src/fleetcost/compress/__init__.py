@@ -31,7 +31,7 @@ chooses by relevance to the latest turn and moves every turn (measured, not
 assumed: see `bench/compress_bench.py`).
 """
 
-from fleetcost.compress.engine import POLICIES, Knobs, Outcome, compress
+from fleetcost.compress.engine import POLICIES, CacheRates, Knobs, Outcome, compress
 from fleetcost.compress.pairing import problems
 
-__all__ = ["POLICIES", "Knobs", "Outcome", "compress", "problems"]
+__all__ = ["POLICIES", "CacheRates", "Knobs", "Outcome", "compress", "problems"]

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
+from fleetcost.compress.payback import CacheRates
 from fleetcost.compress.rules import Rules
 from fleetcost.compress.units import Dialect, Message, Unit, join
-from fleetcost.pricing.tokens import count_messages
+from fleetcost.pricing.tokens import REPLY_PRIMING, count_messages
 
 # transcript of a block -> its summary, or None when none could be had.
 Summarise = Callable[[str], Awaitable[str | None]]
@@ -30,6 +31,10 @@ class Knobs:
     trim_tool_tokens: int = 1500
     dedupe_min_chars: int = 200
     prune_budget_tokens: int = 6000
+    # window and summary cut a block only if it pays back within this many turns
+    # (see `payback`); 0 cuts regardless of the provider cache.
+    payback_turns: int = 4
+    summary_max_tokens: int = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,7 @@ class Env:
     model: str
     rules: Rules
     summarise: Summarise
+    rates: CacheRates = field(default_factory=CacheRates)
 
     def messages(self, conv: Conv) -> list[Message]:
         head = self.dialect.add_notes(list(conv.head), list(conv.notes))
@@ -58,6 +64,10 @@ class Env:
 
     def tokens(self, messages: list[Message]) -> int:
         return count_messages(messages, self.model).tokens
+
+    def sizes(self, conv: Conv) -> list[int]:
+        """Tokens of each turn group (without the reply priming counted once per prompt)."""
+        return [self.tokens(list(u.messages)) - REPLY_PRIMING for u in conv.units]
 
     def older(self, conv: Conv) -> int:
         """How many groups lie before the verbatim window of the last turns."""

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from fleetcost.compress.conv import Conv, Env, Knobs, Summarise
 from fleetcost.compress.dedupe import dedupe
 from fleetcost.compress.pairing import problems
+from fleetcost.compress.payback import CacheRates
 from fleetcost.compress.prune import prune
 from fleetcost.compress.rules import rules
 from fleetcost.compress.summary import summary
@@ -32,7 +33,7 @@ POLICIES: Mapping[str, Policy] = MappingProxyType({
     "prune": prune,
 })
 
-__all__ = ["POLICIES", "Knobs", "Outcome", "compress"]
+__all__ = ["POLICIES", "CacheRates", "Knobs", "Outcome", "compress"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +63,11 @@ async def compress(
     knobs: Knobs | None = None,
     summarise: Summarise = _no_summary,
     min_tokens: int = 0,
+    rates: CacheRates | None = None,
 ) -> Outcome:
+    """`rates`: the model's cache prices over its input price (default: no cache)."""
     dialect = DIALECTS[kind]
-    env = Env(dialect, knobs or Knobs(), model, rules(), summarise)
+    env = Env(dialect, knobs or Knobs(), model, rules(), summarise, rates or CacheRates())
     before = env.tokens(messages)
     if before < min_tokens:
         return Outcome(messages, False, ("small",), before, before)

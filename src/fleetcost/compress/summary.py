@@ -14,17 +14,16 @@ summary that could not be had: the rest is sent verbatim.
 from __future__ import annotations
 
 from fleetcost.compress.conv import Conv, Env
+from fleetcost.compress.payback import blocks_to_cut
 from fleetcost.compress.units import render
 
 
 async def summary(conv: Conv, env: Env) -> Conv:
     block = env.knobs.block_turns
-    blocks = env.older(conv) // block
+    blocks = _worth_cutting(conv, env)
     notes: list[str] = []
     for number in range(blocks):
         units = conv.units[number * block:(number + 1) * block]
-        if any(u.pinned for u in units):
-            break
         transcript = "\n".join(render(m) for u in units for m in u.messages)
         text = await env.summarise(transcript)
         if text is None:
@@ -36,3 +35,17 @@ async def summary(conv: Conv, env: Env) -> Conv:
     done = len(notes) * block
     return conv.did(f"summary:{len(notes)}", units=conv.units[done:],
                     notes=(*conv.notes, *notes))
+
+
+def _worth_cutting(conv: Conv, env: Env) -> int:
+    knobs = env.knobs
+    sizes = env.sizes(conv)
+    eligible = env.older(conv) // knobs.block_turns
+    pinned = next((i for i, u in enumerate(conv.units) if u.pinned), len(conv.units))
+    eligible = min(eligible, pinned // knobs.block_turns)
+    return blocks_to_cut(
+        sizes, eligible, knobs.block_turns, knobs.keep_last_turns, env.rates,
+        knobs.payback_turns,
+        lambda c, j: sum(sizes[c * knobs.block_turns:j * knobs.block_turns]),
+        note_tokens=knobs.summary_max_tokens,
+    )

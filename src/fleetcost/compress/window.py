@@ -11,6 +11,7 @@ to call, so the provider cache keeps serving it.
 from __future__ import annotations
 
 from fleetcost.compress.conv import Conv, Env
+from fleetcost.compress.payback import blocks_to_cut
 from fleetcost.compress.units import Unit
 
 
@@ -25,8 +26,16 @@ def _keeps(unit: Unit, env: Env) -> bool:
 
 
 async def window(conv: Conv, env: Env) -> Conv:
-    block = env.knobs.block_turns
-    cut = env.older(conv) // block * block
+    block, knobs = env.knobs.block_turns, env.knobs
+    sizes = env.sizes(conv)
+    keeps = [_keeps(u, env) for u in conv.units]
+
+    def gone(first: int, last: int) -> int:
+        span = range(first * block, last * block)
+        return sum(sizes[i] for i in span if not keeps[i])
+
+    cut = block * blocks_to_cut(sizes, env.older(conv) // block, block, knobs.keep_last_turns,
+                                env.rates, knobs.payback_turns, gone)
     if not cut:
         return conv
     kept = [u for u in conv.units[:cut] if _keeps(u, env)]

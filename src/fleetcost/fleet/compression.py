@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,15 +29,20 @@ from fleetcost.fleet.trajectories import Conversation
 
 SUMMARY_REASON = "compress-summary"
 MARK = ";compress="
-# name -> X-Fleetcost-Compress value ("on" = the configured default policies).
-VARIANTS: tuple[tuple[str, str], ...] = (
-    ("none", "off"),
-    ("trim", "trim"),
-    ("dedupe", "dedupe"),
-    ("window", "window"),
-    ("summary", "summary"),
-    ("prune", "prune"),
-    ("default", "on"),
+# name -> X-Fleetcost-Compress value ("on" = the configured default policies),
+# and the gateway's [compress] section for the variant (knobs).
+Variant = tuple[str, str, str]
+CACHE_BLIND = "[compress]\npayback_turns = 0\n"
+VARIANTS: tuple[Variant, ...] = (
+    ("none", "off", ""),
+    ("trim", "trim", ""),
+    ("dedupe", "dedupe", ""),
+    ("window", "window", ""),
+    ("window-cache-blind", "window", CACHE_BLIND),
+    ("summary", "summary", ""),
+    ("summary-cache-blind", "summary", CACHE_BLIND),
+    ("prune", "prune", ""),
+    ("default", "on", ""),
 )
 
 
@@ -59,6 +64,7 @@ class VariantTotals:
     compressed: int = 0
     skipped_pairing: int = 0
     saved_tokens_claimed: int = 0
+    by_provider: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
 
     def add(self, row: ledger.Row) -> None:
         reason = str(row.get("route_reason") or "")
@@ -67,6 +73,9 @@ class VariantTotals:
         self.cached_tokens += int(row.get("cached_tokens") or 0)
         self.cost_usd += cost
         self.errors += row.get("outcome") != "success"
+        provider = str(row.get("provider"))
+        tokens, spent = self.by_provider.get(provider, (0, Decimal(0)))
+        self.by_provider[provider] = (tokens + int(row.get("input_tokens") or 0), spent + cost)
         if reason == SUMMARY_REASON:
             self.summary_calls += 1
             self.summary_cost_usd += cost
@@ -86,6 +95,8 @@ class VariantTotals:
             "cost_usd": money(self.cost_usd), "summary_calls": self.summary_calls,
             "summary_cost_usd": money(self.summary_cost_usd),
             "saved_tokens_claimed": self.saved_tokens_claimed,
+            "by_provider": {name: {"input_tokens": t, "cost_usd": money(c)}
+                            for name, (t, c) in sorted(self.by_provider.items())},
         }
         if base is not None and base.input_tokens and base.cost_usd:
             out["input_tokens_change_pct"] = _pct(self.input_tokens, base.input_tokens)
@@ -109,7 +120,7 @@ def totals(rows: Sequence[ledger.Row], names: Sequence[str]) -> list[VariantTota
 
 def measure(
     conversations: Sequence[Conversation], sessions: int, work_dir: Path, *,
-    variants: Sequence[tuple[str, str]] = VARIANTS, concurrency: int = 8,
+    variants: Sequence[Variant] = VARIANTS, concurrency: int = 8,
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     """Replay every variant; return the per-policy table (JSON-ready).
@@ -120,8 +131,10 @@ def measure(
     """
     db_path = work_dir / "compress.db"
     sent = 0
-    for name, value in variants:
-        with servers(work_dir, db_path) as up:
+    for name, value, config_text in variants:
+        config = work_dir / f"{name}.toml"
+        config.write_text(config_text)
+        with servers(work_dir, db_path, config=config) as up:
             planned = plan_sessions(conversations, sessions, scenario(name, value))
             stats = asyncio.run(replay(up.gateway.url, planned, scenario(name, value),
                                        concurrency=concurrency))
@@ -129,7 +142,7 @@ def measure(
             procs.stop(up.gateway)  # drains the ledger writer before the next variant
         progress(f"{name}: {stats.sent} calls, {stats.failed} failed, {stats.seconds:.1f} s")
     rows = ledger.read_rows(db_path)
-    found = totals(rows, [name for name, _ in variants])
+    found = totals(rows, [variant[0] for variant in variants])
     base = found[0] if found and found[0].name == "none" else None
     return {"sessions": sessions, "calls_sent": sent, "ledger_rows": len(rows),
             "variants": [v.as_json(base) for v in found]}

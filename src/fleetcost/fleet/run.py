@@ -64,8 +64,13 @@ class ScenarioResult:
 
 
 @contextlib.contextmanager
-def servers(work_dir: Path, db_path: Path, gateway_port: int = 0) -> Iterator[Servers]:
-    """Emulator and gateway on loopback until the block exits (gateway stopped first)."""
+def servers(
+    work_dir: Path, db_path: Path, gateway_port: int = 0, config: Path | None = None
+) -> Iterator[Servers]:
+    """Emulator and gateway on loopback until the block exits (gateway stopped first).
+
+    `config`: a fleetcost.toml for the gateway (default: embedded defaults).
+    """
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     env[ledger.DB_ENV] = str(db_path)
     emulator_port = procs.free_port()
@@ -78,6 +83,7 @@ def servers(work_dir: Path, db_path: Path, gateway_port: int = 0) -> Iterator[Se
     gateway_args = [
         "serve", "--port", str(port),
         "--upstream", f"openai={upstream}", "--upstream", f"anthropic={upstream}",
+        *(["--config", str(config)] if config is not None else []),
     ]
     with contextlib.ExitStack() as stack:
         # Both start at once (neither needs the other to boot); the exit stack

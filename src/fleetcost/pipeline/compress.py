@@ -24,7 +24,7 @@ import dataclasses
 
 import orjson
 
-from fleetcost.compress import POLICIES, Knobs, Outcome
+from fleetcost.compress import POLICIES, CacheRates, Knobs, Outcome
 from fleetcost.compress import compress as run_policies
 from fleetcost.compress.conv import Summarise
 from fleetcost.compress.memo import block_key
@@ -79,12 +79,22 @@ async def compress(state: CallState, ctx: GatewayContext) -> None:
     outcome = await run_policies(
         state.adapter.kind, request.messages, request.model, policies, knobs(cfg),
         _summariser(state, ctx, cfg), min_tokens=cfg.min_input_tokens,
+        rates=cache_rates(ctx.price(request.model)),
     )
     if outcome.changed:
         messages = outcome.messages
         state.request = dataclasses.replace(
             request, body={**request.body, "messages": messages}, messages=messages)
     state.compress_note = note(outcome)
+
+
+def cache_rates(price: Price | None) -> CacheRates:
+    """The model's cache prices as fractions of its input price (unknown: no cache)."""
+    if price is None or not price.input:
+        return CacheRates()
+    read = price.cache_read if price.cache_read is not None else price.input
+    write = price.cache_write_5m if price.cache_write_5m is not None else price.input
+    return CacheRates(read / price.input, write / price.input)
 
 
 def note(outcome: Outcome) -> str:
