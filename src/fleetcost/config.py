@@ -78,13 +78,17 @@ class PricingConfig(_Strict):
 CompressPolicy = Literal["trim", "dedupe", "window", "summary", "prune"]
 
 
+def _default_policies() -> list[CompressPolicy]:
+    return ["trim", "dedupe", "summary"]
+
+
 class CompressConfig(_Strict):
     # Off by default; on for every call, or only for the task types listed.
     # X-Fleetcost-Compress and a budget's degrade plan override both per call.
     enabled: bool = False
     task_types: list[str] = Field(default_factory=list)
     # Run in this order; see docs/config.md for what each does.
-    policies: list[CompressPolicy] = Field(default_factory=lambda: ["trim", "dedupe", "summary"])
+    policies: list[CompressPolicy] = Field(default_factory=_default_policies)
     # Prompts smaller than this are sent as they are.
     min_input_tokens: int = Field(default=2000, ge=0)
     keep_last_turns: int = Field(default=6, ge=1)
