@@ -114,6 +114,8 @@ def test_a_cut_must_pay_for_the_cache_it_breaks() -> None:
     assert not pays(1000, 3000, ANTHROPIC_LIKE, turns=4)
     assert pays(8000, 3000, ANTHROPIC_LIKE, turns=4)
     assert pays(1, 10**9, ANTHROPIC_LIKE, turns=0)  # payback_turns = 0: cut regardless
+    # What the cut itself costs (summary calls) counts against it.
+    assert not pays(8000, 3000, ANTHROPIC_LIKE, turns=4, overhead=Decimal(1000))
     knobs = Knobs(keep_last_turns=2, block_turns=2, payback_turns=4)
     blind = run("openai", chat(6), ["window"], knobs=knobs, rates=CacheRates())
     aware = run("openai", chat(6), ["window"], knobs=knobs, rates=ANTHROPIC_LIKE)
@@ -126,6 +128,9 @@ def test_cache_rates_come_from_the_catalog() -> None:
     assert (sonnet.read, sonnet.write) == (Decimal("0.1"), Decimal("1.25"))
     assert cache_rates(catalog.get("gpt-4o")).write == 1
     assert cache_rates(None) == CacheRates()
+    with_haiku = cache_rates(catalog.get("claude-sonnet-4-6"), catalog.get("claude-haiku-4-5"))
+    assert with_haiku.summary_input == Decimal(1) / Decimal(3)
+    assert with_haiku.summary_output == Decimal(5) / Decimal(3)
 
 
 def test_who_decides_whether_to_compress() -> None:

@@ -13,6 +13,8 @@ summary that could not be had: the rest is sent verbatim.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from fleetcost.compress.conv import Conv, Env
 from fleetcost.compress.payback import blocks_to_cut
 from fleetcost.compress.units import render
@@ -43,9 +45,16 @@ def _worth_cutting(conv: Conv, env: Env) -> int:
     eligible = env.older(conv) // knobs.block_turns
     pinned = next((i for i, u in enumerate(conv.units) if u.pinned), len(conv.units))
     eligible = min(eligible, pinned // knobs.block_turns)
+    rates, block = env.rates, knobs.block_turns
+
+    def calls(first: int, last: int) -> Decimal:
+        """The summary calls: each block read once, a summary written per block."""
+        read = sum(sizes[first * block:last * block])
+        return read * rates.summary_input + (last - first) * knobs.summary_max_tokens \
+            * rates.summary_output
+
     return blocks_to_cut(
-        sizes, eligible, knobs.block_turns, knobs.keep_last_turns, env.rates,
-        knobs.payback_turns,
-        lambda c, j: sum(sizes[c * knobs.block_turns:j * knobs.block_turns]),
-        note_tokens=knobs.summary_max_tokens,
+        sizes, eligible, block, knobs.keep_last_turns, rates, knobs.payback_turns,
+        lambda c, j: sum(sizes[c * block:j * block]),
+        note_tokens=knobs.summary_max_tokens, overhead=calls,
     )

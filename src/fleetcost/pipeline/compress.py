@@ -76,10 +76,11 @@ async def compress(state: CallState, ctx: GatewayContext) -> None:
     request = state.request
     if not policies or request is None:
         return
+    target = summary_target(state, ctx, cfg) if "summary" in policies else None
     outcome = await run_policies(
         state.adapter.kind, request.messages, request.model, policies, knobs(cfg),
-        _summariser(state, ctx, cfg), min_tokens=cfg.min_input_tokens,
-        rates=cache_rates(ctx.price(request.model)),
+        _summariser(state, ctx, cfg, target), min_tokens=cfg.min_input_tokens,
+        rates=cache_rates(ctx.price(request.model), target[2] if target else None),
     )
     if outcome.changed:
         messages = outcome.messages
@@ -88,13 +89,18 @@ async def compress(state: CallState, ctx: GatewayContext) -> None:
     state.compress_note = note(outcome)
 
 
-def cache_rates(price: Price | None) -> CacheRates:
-    """The model's cache prices as fractions of its input price (unknown: no cache)."""
+def cache_rates(price: Price | None, summary: Price | None = None) -> CacheRates:
+    """The model's cache prices and the summary model's prices, as fractions of
+    the model's input price (unknown model: no cache, summaries free)."""
     if price is None or not price.input:
         return CacheRates()
     read = price.cache_read if price.cache_read is not None else price.input
     write = price.cache_write_5m if price.cache_write_5m is not None else price.input
-    return CacheRates(read / price.input, write / price.input)
+    rates = CacheRates(read / price.input, write / price.input)
+    if summary is None:
+        return rates
+    return dataclasses.replace(rates, summary_input=summary.input / price.input,
+                               summary_output=summary.output / price.input)
 
 
 def note(outcome: Outcome) -> str:
@@ -127,8 +133,8 @@ def summary_target(state: CallState, ctx: GatewayContext, cfg: CompressConfig) -
     return None
 
 
-def _summariser(state: CallState, ctx: GatewayContext, cfg: CompressConfig) -> Summarise:
-    target = summary_target(state, ctx, cfg)
+def _summariser(state: CallState, ctx: GatewayContext, cfg: CompressConfig,
+                target: Target | None) -> Summarise:
     dialect = DIALECTS[state.adapter.kind]
     prompt = rules().summary_prompt
 
