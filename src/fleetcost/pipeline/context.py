@@ -23,6 +23,12 @@ from fleetcost.storage.base import CacheEntry, CacheStore
 from fleetcost.types import CallRecord, Price
 
 RecordSink = Callable[[CallRecord], None]
+# (call id, wire kind, request body): `[ledger] store_bodies` keeps them for replay.
+BodySink = Callable[[str, str, bytes], None]
+
+
+def discard_body(call_id: str, wire: str, body: bytes) -> None:
+    """The null body sink: bodies are kept only when the config opts in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,7 @@ class GatewayContext:
     cache_pending: dict[str, CacheEntry] = field(default_factory=dict)
     # Block summaries of the compress stage, by block content.
     summaries: SummaryMemo = field(default_factory=SummaryMemo)
+    keep_body: BodySink = discard_body
 
     def __post_init__(self) -> None:
         self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}
