@@ -27,7 +27,7 @@ from fleetcost.errors import FleetcostError
 from fleetcost.fleet.driver import ReplayStats
 from fleetcost.fleet.plan import Scenario
 from fleetcost.fleet.run import ScenarioResult, Servers, collect, replay_scenarios, servers
-from fleetcost.fleet.table import render
+from fleetcost.fleet.table import Totals, render
 from fleetcost.fleet.trajectories import Conversation, find_data_dir, load_conversations
 
 DEFAULT_SESSIONS = 24
@@ -127,8 +127,11 @@ def _print_results(
         print(render(result.by("agent_id"), "agent", result.total()))
         print()
         print(render(result.by("model"), "model", result.total()))
-    print("\nCosts come from the gateway's ledger. Levers (caching, routing) will be "
-          "compared with this baseline as they land.")
+    print()
+    print(render([r.total().merge(Totals(r.scenario.name), r.scenario.name) for r in results],
+                 "scenario", results[0].total().merge(Totals(""), "= baseline")))
+    print("\nCosts come from the gateway's ledger; each scenario starts with the provider "
+          "caches empty. Levers (caching, routing) join this table as they land.")
 
 
 def _warn_about_gaps(results: list[ScenarioResult]) -> None:

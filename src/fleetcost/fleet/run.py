@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,8 @@ def replay_scenarios(
     """Replay the same sessions once per scenario, one scenario after the other."""
     done = []
     for scenario in scenarios:
+        # Empty provider caches: no scenario rides on the prefixes an earlier one cached.
+        _reset_emulator(servers.emulator.url)
         planned = plan_sessions(conversations, sessions, scenario)
         stats = asyncio.run(replay(
             servers.gateway.url, planned, scenario,
@@ -118,6 +121,12 @@ def replay_scenarios(
         ))
         done.append((scenario, len(planned), stats))
     return done
+
+
+def _reset_emulator(url: str) -> None:
+    request = urllib.request.Request(f"{url}/emulator/reset", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        resp.read()
 
 
 def collect(
