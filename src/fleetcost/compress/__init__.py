@@ -26,9 +26,10 @@ Providers cache prompt prefixes, so a rewrite that differs every turn throws
 that cache away and can cost more than it saves. `trim` and `dedupe` are pure
 functions of each message and its past, so they never move the prefix;
 `window` and `summary` cut in fixed blocks counted from the head, so the
-rewritten prefix stays the same until a whole new block is ready; `prune`
-chooses by relevance to the latest turn and moves every turn (measured, not
-assumed: see `bench/compress_bench.py`).
+rewritten prefix stays the same until a whole new block is ready, and cut a
+block only when it pays for the cache it breaks (`payback`); `prune` chooses
+by relevance to the latest turn and moves every turn (measured, not assumed:
+see `bench/compress_bench.py`).
 """
 
 from fleetcost.compress.engine import POLICIES, CacheRates, Knobs, Outcome, compress

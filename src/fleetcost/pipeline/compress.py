@@ -80,7 +80,7 @@ async def compress(state: CallState, ctx: GatewayContext) -> None:
     outcome = await run_policies(
         state.adapter.kind, request.messages, request.model, policies, knobs(cfg),
         _summariser(state, ctx, cfg, target), min_tokens=cfg.min_input_tokens,
-        rates=cache_rates(ctx.price(request.model), target[2] if target else None),
+        rates=cache_rates(_price(ctx, request.model), target[2] if target else None),
     )
     if outcome.changed:
         messages = outcome.messages
@@ -101,6 +101,13 @@ def cache_rates(price: Price | None, summary: Price | None = None) -> CacheRates
         return rates
     return dataclasses.replace(rates, summary_input=summary.input / price.input,
                                summary_output=summary.output / price.input)
+
+
+def _price(ctx: GatewayContext, model: str) -> Price | None:
+    """The requested model's price; route has not run yet, so resolve an alias here."""
+    alias = ctx.settings.models.get(model)
+    upstream = alias.model if alias is not None and alias.model else None
+    return ctx.price(model) or (ctx.price(upstream) if upstream else None)
 
 
 def note(outcome: Outcome) -> str:
