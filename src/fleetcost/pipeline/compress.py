@@ -1,7 +1,8 @@
 """Compress stage: send a long conversation shorter, before it is routed.
 
-Whether a call is compressed, first to decide: a budget's degrade plan
-(`state.compress_policy`, set by an earlier stage; `()` forces it off), the
+Whether a call is compressed, first to decide: an earlier stage's choice of
+policies (`state.compress_policy`; `()` forces it off), a budget's degrade
+plan (`state.compress = True`: the configured policies), the
 client's `X-Fleetcost-Compress: on|off|POLICY,...` header, then `[compress]`
 (`enabled`, or the call's task type in `task_types`). The policies live in
 `fleetcost.compress`; this stage feeds them, supplies the summariser and
@@ -48,6 +49,8 @@ def chosen(state: CallState, cfg: CompressConfig) -> tuple[str, ...]:
     """The policies to run for this call; empty when compression is off."""
     if state.compress_policy is not None:
         return tuple(state.compress_policy)
+    if state.compress:  # a budget's degrade plan asked for it
+        return tuple(cfg.policies)
     value = state.headers.get(HEADER, "").strip().lower()
     if value == "off":
         return ()
