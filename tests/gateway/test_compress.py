@@ -123,3 +123,34 @@ def test_header_turns_it_on_off_and_names_bad_policies(
         with pytest.raises(openai.BadRequestError) as err:
             _openai_turn(client, prefixes[-1], {**_headers("h3"), "X-Fleetcost-Compress": "zip"})
     assert "X-Fleetcost-Compress" in str(err.value)
+
+
+DEGRADE_CONFIG = """
+[compress]
+min_input_tokens = 0
+policies = ["trim"]
+trim_tool_tokens = 200
+
+[[budgets]]
+scope = "agent"
+match = "thrifty"
+limit_usd = "100"
+soft_usd = "0"
+window = "day"
+"""
+
+
+def test_a_budgets_degrade_plan_turns_compression_on(
+    tmp_path: Path, prefixes: list[list[dict[str, Any]]]
+) -> None:
+    """Compression is off in config; past the soft limit the degrade plan asks for it."""
+    with run_stack(tmp_path, config=DEGRADE_CONFIG) as stack, openai.OpenAI(
+        base_url=stack.gateway + "/v1", api_key="k", max_retries=0
+    ) as client:
+        free = _openai_turn(client, prefixes[-1], {**_headers("d1"), "X-Fleetcost-Agent": "other"})
+        degraded = _openai_turn(client, prefixes[-1],
+                                {**_headers("d2"), "X-Fleetcost-Agent": "thrifty"})
+        row = stack.call(degraded["x-fleetcost-call-id"])
+    assert "x-fleetcost-compress" not in free
+    assert degraded["x-fleetcost-compress"].startswith("trim:")
+    assert ";compress=trim:" in row["route_reason"]
