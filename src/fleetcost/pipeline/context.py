@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from fleetcost.compress.memo import SummaryMemo
 from fleetcost.config import GuardLimits, ProviderConfig, Settings
 from fleetcost.errors import ConfigError
 from fleetcost.pipeline.affinity import Affinity
@@ -74,6 +75,8 @@ class GatewayContext:
     _price_memo: dict[str, Price | None] = field(default_factory=dict)
     # Cache entries handed to a worker thread and not yet in the store.
     cache_pending: dict[str, CacheEntry] = field(default_factory=dict)
+    # Block summaries of the compress stage, by block content.
+    summaries: SummaryMemo = field(default_factory=SummaryMemo)
     # Budgets and guards: the reservation store, the compiled [[budgets]], this
     # process's owner id on its holds, and the bounded per-session guard state.
     budgets: BudgetLedger | None = None
@@ -95,6 +98,7 @@ class GatewayContext:
             raise ConfigError("[[budgets]] are configured but no budget store was wired")
         self.guard_book = GuardBook(self.settings.guards.max_sessions)
         self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}
+        self.summaries = SummaryMemo(self.settings.compress.summary_cache_entries)
         overrides = {
             alias: price_from_dict(m.model or alias, {"provider": m.provider, **m.price})
             for alias, m in self.settings.models.items() if m.price

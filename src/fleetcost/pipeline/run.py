@@ -19,6 +19,7 @@ from fleetcost.pipeline.budget import keep_alive, rebudget, release, reserve
 from fleetcost.pipeline.budget_plan import mark_finished, mark_stream, remaining_header
 from fleetcost.pipeline.cache import CachePlan, cache_version, entry_for, lookup, plan
 from fleetcost.pipeline.call import open_upstream
+from fleetcost.pipeline.compress import compress, mark_route
 from fleetcost.pipeline.context import Deployment, GatewayContext
 from fleetcost.pipeline.estimate import partial_usage
 from fleetcost.pipeline.guard import guard
@@ -56,6 +57,8 @@ def _headers(state: CallState, record: CallRecord | None) -> list[tuple[bytes, b
     elif state.budget is not None and (room := remaining_header(state.budget)) is not None:
         out.append(room)  # a stream's headers leave before it settles: room as reserved
     out += state.reply_headers
+    if state.compress_note:
+        out.append((b"x-fleetcost-compress", state.compress_note.encode()))
     return out
 
 
@@ -80,7 +83,9 @@ async def handle_chat(
                 hit = await lookup_semantic(ctx.semantic, state.semantic)
                 if hit is not None:
                     return _from_cache(state, ctx, hit, "semantic")
+        await compress(state, ctx)
         dep = route(state, ctx)
+        mark_route(state)
         dep = before_call(state, ctx, dep)
         rebudget(state, ctx)
     except (BudgetExceeded, LoopDetected) as exc:
