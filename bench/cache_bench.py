@@ -14,6 +14,8 @@ import json
 import statistics
 import time
 
+_PAIRS = "../shared/data/gptcache/derived/qqp_pairs_labeled.jsonl.gz"
+
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -57,12 +59,43 @@ def run(entries: int, queries: int) -> dict[str, float]:
     }
 
 
+def verifier_cost(pairs_path: str, count: int) -> dict[str, float]:
+    """Per-call cost of the default HitVerifier on real question pairs (first `count`).
+
+    One verifier serves every call, as in the gateway, so its memo of recent
+    texts and words is as warm as real traffic would keep it; each query is new.
+    """
+    from pathlib import Path
+
+    from fleetcost.cache.embed import embed
+    from fleetcost.cache.evaluate import load_pairs
+    from fleetcost.cache.verify import default_threshold, default_verifier
+
+    pairs = load_pairs(Path(pairs_path), count)
+    vecs = embed([p.text_a for p in pairs] + [p.text_b for p in pairs])
+    cos = (vecs[: len(pairs)] * vecs[len(pairs):]).sum(axis=1)
+    verifier, floor = default_verifier(), default_threshold()
+    verifier.verdict("warm up", "warm up", 1.0, floor)
+    ms: list[float] = []
+    for p, c in zip(pairs, cos, strict=True):
+        t0 = time.perf_counter()
+        verifier.verdict(p.text_b, p.text_a, max(float(c), floor), floor)
+        ms.append((time.perf_counter() - t0) * 1e3)
+    return {"verifier_calls": len(ms), "verifier_p50_ms": round(statistics.median(ms), 3),
+            "verifier_p99_ms": round(_percentile(ms, 0.99), 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--pairs", default=_PAIRS,
+                        help="labelled pairs for the verifier's per-call cost ('' to skip)")
     args = parser.parse_args()
-    print(json.dumps(run(args.entries, args.queries), indent=2))
+    result: dict[str, float] = run(args.entries, args.queries)
+    if args.pairs:
+        result.update(verifier_cost(args.pairs, args.queries))
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
