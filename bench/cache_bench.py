@@ -13,6 +13,7 @@ import argparse
 import json
 import statistics
 import time
+from pathlib import Path
 
 _PAIRS = "../shared/data/gptcache/derived/qqp_pairs_labeled.jsonl.gz"
 
@@ -65,8 +66,6 @@ def verifier_cost(pairs_path: str, count: int) -> dict[str, float]:
     One verifier serves every call, as in the gateway, so its memo of recent
     texts and words is as warm as real traffic would keep it; each query is new.
     """
-    from pathlib import Path
-
     from fleetcost.cache.embed import embed
     from fleetcost.cache.evaluate import load_pairs
     from fleetcost.cache.verify import default_threshold, default_verifier
@@ -93,7 +92,7 @@ def main() -> None:
                         help="labelled pairs for the verifier's per-call cost ('' to skip)")
     args = parser.parse_args()
     result: dict[str, float] = run(args.entries, args.queries)
-    if args.pairs:
+    if args.pairs and Path(args.pairs).is_file():
         result.update(verifier_cost(args.pairs, args.queries))
     print(json.dumps(result, indent=2))
 

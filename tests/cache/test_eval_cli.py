@@ -9,8 +9,10 @@ import pytest
 from fleetcost.cli import eval as eval_cli
 from fleetcost.errors import BadRequest
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "gptcache" / "derived" \
-    / "qqp_pairs_labeled.jsonl.gz"
+_DATA = Path("shared") / "data" / "gptcache" / "derived" / "qqp_pairs_labeled.jsonl.gz"
+# ../shared from the project root; a worktree sits one level deeper (wt/NAME)
+REAL = next((p / _DATA for p in Path(__file__).resolve().parents if (p / _DATA).is_file()),
+            Path(__file__).resolve().parents[3] / _DATA)
 
 PAIRS = [
     ("How do I learn Python?", "How can I learn Python?", 1),
