@@ -38,8 +38,9 @@ def register(sub: Any, name: str, help_text: str) -> None:
                        help="match policy: the gateway's default (learned pair model), the "
                             "rule-based detail guard, or the raw cosine")
     cache.add_argument("--no-guard", action="store_true", help="same as --verifier cosine")
-    cache.add_argument("--candidates", type=int, default=1,
-                       help="nearest entries the cache may try, best first (default 1)")
+    cache.add_argument("--candidates", type=int, default=None,
+                       help="nearest entries the cache may try, best first "
+                            "(default: as many as the gateway's semantic cache tries)")
     cache.add_argument("--target-precision", type=float, default=0.8,
                        help="precision the recommended threshold must reach (default 0.8)")
     cache.set_defaults(func=run_cache)
@@ -49,7 +50,8 @@ def run_cache(args: argparse.Namespace) -> int:
     from fleetcost.cache.evaluate import load_pairs
     from fleetcost.cache.report import evaluate
     from fleetcost.cache.vecstore import stderr_progress
-    from fleetcost.cache.verify import default_threshold
+    from fleetcost.cache.semcache import CANDIDATES
+    from fleetcost.config import SemanticCacheConfig
 
     if not args.pairs.is_file():
         raise BadRequest(f"no such file: {args.pairs}", param="PAIRS")
@@ -57,6 +59,8 @@ def run_cache(args: argparse.Namespace) -> int:
         raise BadRequest("--threshold must be between 0 and 1", param="threshold")
     if args.limit is not None and args.limit <= 0:
         raise BadRequest("--limit must be positive", param="limit")
+    if args.candidates is None:
+        args.candidates = CANDIDATES
     if args.candidates <= 0:
         raise BadRequest("--candidates must be positive", param="candidates")
     pairs = load_pairs(args.pairs, args.limit)
@@ -64,7 +68,8 @@ def run_cache(args: argparse.Namespace) -> int:
         raise BadRequest(f"no pairs in {args.pairs}", param="PAIRS")
     kind = "cosine" if args.no_guard else args.verifier
     verifier = _verifier(kind)
-    threshold = default_threshold() if args.threshold is None else args.threshold
+    # the threshold the gateway is configured with by default, so the figures describe it
+    threshold = SemanticCacheConfig().threshold if args.threshold is None else args.threshold
     report = evaluate(pairs, verifier, threshold, args.target_precision, args.candidates,
                       stderr_progress("embedding"))
     if args.json:

@@ -19,10 +19,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "emulate": ("emulate", "run the provider emulator (OpenAI + Anthropic wire protocols)"),
     "demo": ("demo", "replay a realistic fleet through emulator + gateway, print the costs"),
     "calls": ("calls", "list recorded calls from the ledger"),
+    "report": ("report", "spend and savings by agent, task, model, tenant, session or day"),
     "doctor": ("doctor", "diagnose the ledger: unpriced models, errors, waste"),
     "prices": ("prices", "show or import the price catalog"),
     "count": ("count", "count the tokens of a text or a messages JSON"),
+    "budgets": ("budgets", "budgets: spent/reserved/remaining, `suggest` limits, `caps` report"),
     "eval": ("eval", "offline evaluations: `eval cache PAIRS` for the semantic cache"),
+    "simulate": ("simulate", "fleet cost model: cost after each lever, spread, break-even"),
+    "replay": ("replay", "re-run recorded traffic with another policy; CI cost gate"),
 }
 
 
