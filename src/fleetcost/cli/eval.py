@@ -49,8 +49,8 @@ def register(sub: Any, name: str, help_text: str) -> None:
 def run_cache(args: argparse.Namespace) -> int:
     from fleetcost.cache.evaluate import load_pairs
     from fleetcost.cache.report import evaluate
-    from fleetcost.cache.vecstore import stderr_progress
     from fleetcost.cache.semcache import CANDIDATES
+    from fleetcost.cache.vecstore import stderr_progress
     from fleetcost.config import SemanticCacheConfig
 
     if not args.pairs.is_file():
