@@ -61,6 +61,14 @@ class ModelConfig(_Strict):
     # Price override, USD per million tokens as decimal strings
     # (input, output, cache_read, cache_write_5m, cache_write_1h, batch_discount).
     price: dict[str, str] | None = None
+    # More providers (same kind) serving this alias interchangeably; requests
+    # sharing a stable prefix stick to one of them for the cache TTL.
+    deployments: list[str] | None = None
+
+
+class AnthropicBreakpointsConfig(_Strict):
+    # Add cache_control markers at the end of the stable prefix when the client set none there.
+    auto: bool = False
 
 
 class SemanticCacheConfig(_Strict):
@@ -91,6 +99,7 @@ class CacheConfig(_Strict):
     # Bound on entries for storage.kind = "memory".
     max_entries: int = Field(default=100_000, ge=1)
     semantic: SemanticCacheConfig = SemanticCacheConfig()
+    anthropic_breakpoints: AnthropicBreakpointsConfig = AnthropicBreakpointsConfig()
 
 
 class BudgetConfig(_Strict):
@@ -248,4 +257,10 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
                 f"config {path}: models.{alias}.provider names {model.provider!r}, "
                 "which is not under [providers]"
             )
+        for extra in model.deployments or ():
+            if extra not in settings.providers:
+                raise ConfigError(
+                    f"config {path}: models.{alias}.deployments names {extra!r}, "
+                    "which is not under [providers]"
+                )
     return settings

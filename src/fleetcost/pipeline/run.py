@@ -23,6 +23,7 @@ from fleetcost.pipeline.context import Deployment, GatewayContext
 from fleetcost.pipeline.estimate import partial_usage
 from fleetcost.pipeline.guard import guard
 from fleetcost.pipeline.identify import identify
+from fleetcost.pipeline.prefix_hook import before_call
 from fleetcost.pipeline.route import route
 from fleetcost.pipeline.semantic import lookup_semantic, plan_semantic, store_semantic
 from fleetcost.pipeline.state import CallState, Reply, StreamReply
@@ -80,6 +81,7 @@ async def handle_chat(
                 if hit is not None:
                     return _from_cache(state, ctx, hit, "semantic")
         dep = route(state, ctx)
+        dep = before_call(state, ctx, dep)
         rebudget(state, ctx)
     except (BudgetExceeded, LoopDetected) as exc:
         return _refused(state, ctx, exc)
