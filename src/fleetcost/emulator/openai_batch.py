@@ -97,7 +97,8 @@ class OpenAIBatches:
         return 200, orjson.dumps(self.render(job))
 
     def _finish(self, job: Job) -> None:
-        out, err = [], []
+        out: list[bytes] = []
+        err: list[bytes] = []
         for i, r in enumerate(job.results):
             line = _output_line(f"batch_req_{job.id[6:]}_{i:06d}", r)
             (out if r.kind == "succeeded" else err).append(line)

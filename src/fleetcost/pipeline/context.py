@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from fleetcost.config import ProviderConfig, Settings
+from fleetcost.pipeline.offload import BatchIntake, NoBatch
 from fleetcost.pipeline.upstream import Timeout, UpstreamClient, timeout_for
 from fleetcost.pricing.catalog import Catalog, price_from_dict
 from fleetcost.providers import registry
@@ -63,6 +64,8 @@ class GatewayContext:
     # Cache entries handed to a worker thread and not yet in the store.
     cache_pending: dict[str, CacheEntry] = field(default_factory=dict)
     keep_body: BodySink = discard_body
+    # Where `X-Fleetcost-Latency: batch` calls go (the app wires a real one).
+    batch: BatchIntake = field(default_factory=NoBatch)
 
     def __post_init__(self) -> None:
         self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}

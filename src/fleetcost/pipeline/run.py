@@ -20,6 +20,7 @@ from fleetcost.pipeline.call import open_upstream
 from fleetcost.pipeline.context import Deployment, GatewayContext
 from fleetcost.pipeline.estimate import partial_usage
 from fleetcost.pipeline.identify import identify
+from fleetcost.pipeline.offload import wants_batch
 from fleetcost.pipeline.route import route
 from fleetcost.pipeline.state import CallState, Reply, StreamReply
 from fleetcost.pipeline.upstream import Response, UpstreamConnectionError
@@ -59,6 +60,11 @@ async def handle_chat(
         state.request = adapter.parse_request(body)
         identify(state)
         ctx.keep_body(state.call_id, adapter.kind, body)
+        if wants_batch(state):
+            dep = route(state, ctx)
+            assert state.upstream_model is not None
+            return await ctx.batch.accept(
+                state, adapter.upstream_body(state.request, state.upstream_model))
         cache = plan(state, ctx.settings.cache)
         hit = lookup(ctx.cache, cache, ctx.cache_pending)
         if hit is not None:

@@ -62,6 +62,49 @@ MIGRATIONS: list[tuple[str, str]] = [
         )
         """,
     ),
+    (
+        # Batch offload: items accepted for a provider batch, the jobs they were
+        # submitted in (so a restarted poller resumes them), and dead letters.
+        "m010_batch",
+        """
+        CREATE TABLE batch_items (
+            item_id TEXT PRIMARY KEY,
+            ts TEXT NOT NULL,
+            state TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            wire TEXT NOT NULL,
+            model TEXT NOT NULL,
+            requested_model TEXT,
+            route_reason TEXT,
+            identity TEXT NOT NULL,
+            body BLOB NOT NULL,
+            job_id TEXT,
+            result BLOB,
+            cost_usd TEXT,
+            error TEXT,
+            retry_of TEXT
+        );
+        CREATE INDEX batch_items_queue ON batch_items (state, provider, model, ts);
+        CREATE INDEX batch_items_job ON batch_items (job_id);
+        CREATE TABLE batch_jobs (
+            job_id TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            state TEXT NOT NULL,
+            upstream_id TEXT,
+            created_ts TEXT NOT NULL,
+            ended_ts TEXT,
+            upstream_status TEXT
+        );
+        CREATE TABLE batch_dead_letters (
+            item_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            retried_as TEXT
+        )
+        """,
+    ),
 ]
 
 
