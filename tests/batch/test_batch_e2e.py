@@ -26,7 +26,7 @@ import httpx
 import openai
 import pytest
 
-from fleetcost.pricing.catalog import load_catalog
+from fleetcost.pricing.catalog import Catalog, load_catalog
 from tests.procs import fleetcost_process, free_port, wait_healthy
 
 M = Decimal(1_000_000)
@@ -92,19 +92,18 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
             gw.stop()
 
 
-def _send(gw: Gateway, i: int) -> tuple[str, dict[str, str]]:
+def _send(clients: tuple[openai.OpenAI, anthropic.Anthropic], i: int
+          ) -> tuple[str, dict[str, str]]:
     headers = {"X-Fleetcost-Latency": "batch", "X-Fleetcost-Tenant": f"t{i % 3}",
                "X-Fleetcost-Agent": f"agent-{i % 7}", "X-Fleetcost-Session": f"s{i % 50}",
                "X-Fleetcost-Task": f"task-{i % 4}"}
     text = f"Summarise support ticket number {i} in two lines."
     if i % 2 == 0:
-        client = openai.OpenAI(base_url=gw.url + "/v1", api_key="sk-test", max_retries=0)
-        raw = client.chat.completions.with_raw_response.create(
+        raw = clients[0].chat.completions.with_raw_response.create(
             model=OPENAI_MODEL, messages=[{"role": "user", "content": text}],
             extra_headers=headers)
     else:
-        aclient = anthropic.Anthropic(base_url=gw.url, api_key="sk-test", max_retries=0)
-        raw = aclient.messages.with_raw_response.create(
+        raw = clients[1].messages.with_raw_response.create(
             model=ANTHROPIC_MODEL, max_tokens=300, messages=[{"role": "user", "content": text}],
             extra_headers=headers)
     assert raw.http_response.status_code == 202, raw.http_response.text
@@ -116,8 +115,14 @@ def _send(gw: Gateway, i: int) -> tuple[str, dict[str, str]]:
 
 
 def _send_all(gw: Gateway, numbers: range) -> dict[str, dict[str, str]]:
-    with ThreadPoolExecutor(8) as pool:
-        return dict(pool.map(lambda i: _send(gw, i), numbers))
+    clients = (openai.OpenAI(base_url=gw.url + "/v1", api_key="sk-test", max_retries=0),
+               anthropic.Anthropic(base_url=gw.url, api_key="sk-test", max_retries=0))
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            return dict(pool.map(lambda i: _send(clients, i), numbers))
+    finally:
+        clients[0].close()
+        clients[1].close()
 
 
 def _wait(predicate, timeout: float = 90.0) -> None:  # type: ignore[no-untyped-def]
@@ -127,8 +132,8 @@ def _wait(predicate, timeout: float = 90.0) -> None:  # type: ignore[no-untyped-
         time.sleep(0.1)
 
 
-def _expected_cost(wire_model: str, usage: dict) -> Decimal:
-    p = load_catalog().get(wire_model)
+def _expected_cost(catalog: Catalog, wire_model: str, usage: dict) -> Decimal:
+    p = catalog.get(wire_model)
     assert p is not None and p.cache_read is not None and p.batch_discount == Decimal("0.5")
     if "prompt_tokens" in usage:
         cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
@@ -177,8 +182,11 @@ def _check_ledger(gw: Gateway, sent: dict[str, dict[str, str]], total: int) -> N
     assert len(rows) == total  # every item exactly once, nothing else
     ledger = {r[0]: r for r in rows}
     succeeded = 0
+    catalog = load_catalog()
+    with httpx.Client(base_url=gw.url) as http:
+        views = {i: http.get(f"/fleetcost/v1/batch-results/{i}").json() for i in sent}
     for item_id, headers in sent.items():
-        view = httpx.get(gw.url + f"/fleetcost/v1/batch-results/{item_id}").json()
+        view = views[item_id]
         row = ledger[view.get("answered_by") or item_id]
         assert row[1] == 1
         assert row[4:8] == (headers["X-Fleetcost-Tenant"], headers["X-Fleetcost-Agent"],
@@ -189,7 +197,7 @@ def _check_ledger(gw: Gateway, sent: dict[str, dict[str, str]], total: int) -> N
         succeeded += 1
         response = view["response"]
         assert response["usage"]
-        expected = _expected_cost(row[9], response["usage"])
+        expected = _expected_cost(catalog, row[9], response["usage"])
         assert Decimal(row[2]) == expected == Decimal(view["cost_usd"])
         assert Decimal(row[3]) == expected  # saved: the live price minus the batch price
     assert succeeded >= 990

@@ -20,9 +20,9 @@ from typing import Any
 import orjson
 
 from fleetcost.emulator.batches import BatchRunner, ItemResult, Job
-from fleetcost.emulator.multipart import parse_form
 from fleetcost.emulator.plan import Dialect
 from fleetcost.errors import BadRequest, FleetcostError, NotFound
+from fleetcost.providers.multipart import parse_form
 
 Answer = tuple[int, bytes]
 ENDPOINTS = ("/v1/chat/completions",)
