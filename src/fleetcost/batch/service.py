@@ -57,6 +57,21 @@ class BatchHooks:
     settle: Callable[[CallRecord], None] = no_settlement
 
 
+def batch_item(state: CallState, upstream_body: bytes) -> StoredItem:
+    """A routed call as a queued batch item: its id is the call's ledger id."""
+    assert state.deployment is not None and state.upstream_model is not None
+    ident = state.identity
+    return StoredItem(
+        item_id=state.call_id, ts=state.ts, state="queued", provider=state.deployment,
+        wire=state.adapter.kind, model=state.upstream_model,
+        requested_model=state.request.model if state.request else None,
+        route_reason=state.route_reason,
+        identity={"tenant": ident.tenant, "agent_id": ident.agent_id,
+                  "session_id": ident.session_id, "task_type": ident.task_type,
+                  "parent_id": ident.parent_id},
+        body=upstream_body)
+
+
 @dataclass
 class BatchService:
     ctx: GatewayContext
@@ -68,16 +83,7 @@ class BatchService:
     async def accept(self, state: CallState, upstream_body: bytes) -> Reply:
         assert state.deployment is not None and state.upstream_model is not None
         await self.hooks.reserve(state)
-        ident = state.identity
-        item = StoredItem(
-            item_id=state.call_id, ts=state.ts, state="queued", provider=state.deployment,
-            wire=state.adapter.kind, model=state.upstream_model,
-            requested_model=state.request.model if state.request else None,
-            route_reason=state.route_reason,
-            identity={"tenant": ident.tenant, "agent_id": ident.agent_id,
-                      "session_id": ident.session_id, "task_type": ident.task_type,
-                      "parent_id": ident.parent_id},
-            body=upstream_body)
+        item = batch_item(state, upstream_body)
         await asyncio.to_thread(self.store.enqueue, item)
         body = orjson.dumps({
             "id": item.item_id, "object": "fleetcost.batch_item", "status": "queued",

@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from fleetcost.batch.openai_compat import OpenAIBatchFront
+from fleetcost.errors import FleetcostError, NotFound
 from fleetcost.pipeline.state import Reply, new_call_id
 from fleetcost.server.admin import PREFIX, _authorised, _error
 from fleetcost.server.handlers import Handler
-from fleetcost.server.io import Scope
+from fleetcost.server.io import Scope, decode_headers
 from fleetcost.storage.batch_sqlite import SQLiteBatchStore, StoredItem
 
 if TYPE_CHECKING:
@@ -60,6 +62,9 @@ def result_view(store: SQLiteBatchStore, item_id: str) -> dict[str, Any] | None:
 def match(app: GatewayApp, scope: Scope) -> Handler | None:
     store = app.batch_store
     path: str = scope["path"]
+    if app.batch is not None and path.startswith(("/v1/files", "/v1/batches")):
+        return _openai_front(OpenAIBatchFront(app.batch), scope["method"],
+                             path.strip("/").split("/")[1:])
     if store is None or not path.startswith(PREFIX + "batch-"):
         return None
     rest = path[len(PREFIX):].split("/")
@@ -86,6 +91,32 @@ def match(app: GatewayApp, scope: Scope) -> Handler | None:
                 {"id": rest[1], "retried_as": fresh.item_id, "status": "queued"}))
         return retry
     return None
+
+
+def _openai_front(front: OpenAIBatchFront, method: str, parts: list[str]) -> Handler | None:
+    """`/v1/files[/{id}[/content]]` and `/v1/batches[/{id}]` for SDK batch users."""
+    kind, rest = parts[0], parts[1:]
+
+    async def handle(scope: Scope, body: bytes) -> Reply:
+        headers = decode_headers(scope)
+        try:
+            if kind == "files" and method == "POST" and not rest:
+                out: Any = await front.upload(headers.get("content-type", ""), body)
+            elif kind == "files" and method == "GET" and len(rest) == 1:
+                out = await front.file_meta(rest[0])
+            elif kind == "files" and method == "GET" and rest[1:] == ["content"]:
+                content = await front.file_content(rest[0])
+                return Reply(200, [(b"content-type", b"application/octet-stream")], content)
+            elif kind == "batches" and method == "POST" and not rest:
+                out = await front.create(headers, body)
+            elif kind == "batches" and method == "GET" and len(rest) == 1:
+                out = await front.get(rest[0])
+            else:
+                raise NotFound(f"no route for {method} {scope['path']}")
+        except FleetcostError as exc:
+            return Reply(exc.status, [JSON], front.adapter.error_body(exc))
+        return Reply(200, [JSON], orjson.dumps(out))
+    return handle
 
 
 def _results(store: SQLiteBatchStore, item_id: str) -> Handler:

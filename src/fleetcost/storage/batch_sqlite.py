@@ -32,7 +32,9 @@ from fleetcost.types import LEDGER_FIELDS, CallRecord
 _INSERT_CALL = (f"INSERT OR IGNORE INTO calls ({', '.join(LEDGER_FIELDS)}) VALUES ("
                 + ", ".join("?" for _ in LEDGER_FIELDS) + ")")
 _ITEM_COLUMNS = ("item_id, ts, state, provider, wire, model, requested_model, route_reason, "
-                 "identity, body, job_id, result, cost_usd, error, retry_of")
+                 "identity, body, job_id, result, cost_usd, error, retry_of, group_id, custom_id")
+_INSERT_ITEM = (f"INSERT INTO batch_items ({_ITEM_COLUMNS}) VALUES "
+                f"({', '.join('?' for _ in _ITEM_COLUMNS.split(','))})")
 TERMINAL = ("succeeded", "errored", "expired", "canceled")
 
 
@@ -57,6 +59,14 @@ class StoredItem:
     cost_usd: str | None = None
     error: str | None = None
     retry_of: str | None = None
+    group_id: str | None = None
+    custom_id: str | None = None
+
+    def params(self) -> tuple[Any, ...]:
+        return (self.item_id, self.ts, "queued", self.provider, self.wire, self.model,
+                self.requested_model, self.route_reason, orjson.dumps(self.identity),
+                self.body, None, None, None, None, self.retry_of, self.group_id,
+                self.custom_id)
 
 
 @dataclass(slots=True)
@@ -106,11 +116,48 @@ class SQLiteBatchStore:
             return self._conn.execute(sql, params).fetchall()
 
     def enqueue(self, item: StoredItem) -> None:
-        self._run(f"INSERT INTO batch_items ({_ITEM_COLUMNS}) VALUES "
-                  f"({', '.join('?' for _ in range(15))})",
-                  (item.item_id, item.ts, "queued", item.provider, item.wire, item.model,
-                   item.requested_model, item.route_reason, orjson.dumps(item.identity),
-                   item.body, None, None, None, None, item.retry_of))
+        self._run(_INSERT_ITEM, item.params())
+
+    def put_file(self, file_id: str, filename: str, purpose: str, content: bytes) -> str:
+        ts = _now()
+        self._run("INSERT INTO batch_files (file_id, ts, filename, purpose, content) "
+                  "VALUES (?, ?, ?, ?, ?)", (file_id, ts, filename, purpose, content))
+        return ts
+
+    def get_file(self, file_id: str) -> tuple[str, str, str, bytes] | None:
+        """(ts, filename, purpose, content) of an uploaded file."""
+        rows = self._run("SELECT ts, filename, purpose, content FROM batch_files "
+                         "WHERE file_id = ?", (file_id,))
+        return (str(rows[0][0]), str(rows[0][1]), str(rows[0][2]), bytes(rows[0][3])
+                ) if rows else None
+
+    def create_group(self, group_id: str, input_file_id: str, endpoint: str,
+                     metadata: bytes, items: Sequence[StoredItem]) -> str:
+        """A client's batch and all its items, accepted in one transaction."""
+        ts = _now()
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute(
+                    "INSERT INTO batch_groups (group_id, ts, input_file_id, endpoint, "
+                    "metadata) VALUES (?, ?, ?, ?, ?)",
+                    (group_id, ts, input_file_id, endpoint, metadata))
+                self._conn.executemany(_INSERT_ITEM, [i.params() for i in items])
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return ts
+
+    def group(self, group_id: str) -> tuple[tuple[Any, ...], list[StoredItem]] | None:
+        """(ts, input_file_id, endpoint, metadata) and the items of a client's batch."""
+        rows = self._run("SELECT ts, input_file_id, endpoint, metadata FROM batch_groups "
+                         "WHERE group_id = ?", (group_id,))
+        if not rows:
+            return None
+        items = self._run(f"SELECT {_ITEM_COLUMNS} FROM batch_items WHERE group_id = ? "
+                          "ORDER BY rowid", (group_id,))
+        return tuple(rows[0]), [_item(r) for r in items]
 
     def queued_groups(self) -> list[tuple[str, str, int, str]]:
         """(provider, model, count, oldest ts) of items waiting for a batch."""

@@ -82,8 +82,11 @@ MIGRATIONS: list[tuple[str, str]] = [
             result BLOB,
             cost_usd TEXT,
             error TEXT,
-            retry_of TEXT
+            retry_of TEXT,
+            group_id TEXT,
+            custom_id TEXT
         );
+        CREATE INDEX batch_items_group ON batch_items (group_id);
         CREATE INDEX batch_items_queue ON batch_items (state, provider, model, ts);
         CREATE INDEX batch_items_job ON batch_items (job_id);
         CREATE TABLE batch_jobs (
@@ -102,6 +105,20 @@ MIGRATIONS: list[tuple[str, str]] = [
             reason TEXT NOT NULL,
             ts TEXT NOT NULL,
             retried_as TEXT
+        );
+        CREATE TABLE batch_files (
+            file_id TEXT PRIMARY KEY,
+            ts TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            content BLOB NOT NULL
+        );
+        CREATE TABLE batch_groups (
+            group_id TEXT PRIMARY KEY,
+            ts TEXT NOT NULL,
+            input_file_id TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            metadata TEXT
         )
         """,
     ),

@@ -1,0 +1,146 @@
+"""The batch APIs with the official SDKs: the emulator's (as the providers
+document them) and fleetcost's own OpenAI-compatible Files + Batches."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import anthropic
+import httpx
+import openai
+import orjson
+import pytest
+
+from fleetcost.pricing.catalog import load_catalog
+from tests.gateway.conftest import Stack, run_stack
+
+CONFIG = """
+[batch]
+max_items = 50
+flush_s = 0.2
+poll_s = 0.1
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with run_stack(tmp_path_factory.mktemp("batch"), ("--batch-delay", "0.3"),
+                   config=CONFIG) as s:
+        yield s
+
+
+def _jsonl(n: int, model: str = "gpt-4o-mini") -> bytes:
+    return b"\n".join(orjson.dumps({
+        "custom_id": f"req-{i}", "method": "POST", "url": "/v1/chat/completions",
+        "body": {"model": model, "messages": [{"role": "user", "content": f"Question {i}?"}]},
+    }) for i in range(n))
+
+
+def _until(fetch, done, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value):
+            return value
+        assert time.monotonic() < deadline, f"still {value}"
+        time.sleep(0.1)
+
+
+def test_emulator_openai_batch(stack: Stack) -> None:
+    with openai.OpenAI(base_url=stack.emulator + "/v1", api_key="x") as client:
+        f = client.files.create(file=("in.jsonl", io.BytesIO(_jsonl(5))), purpose="batch")
+        b = client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions",
+                                  completion_window="24h")
+        assert b.status == "in_progress" and b.request_counts.total == 5
+        b = _until(lambda: client.batches.retrieve(b.id), lambda x: x.status == "completed")
+        assert b.request_counts.completed == 5 and b.error_file_id is None
+        lines = [orjson.loads(x) for x in client.files.content(b.output_file_id).text.splitlines()]
+        assert [x["custom_id"] for x in lines] == [f"req-{i}" for i in range(5)]
+        assert all(x["response"]["status_code"] == 200 and x["error"] is None for x in lines)
+        assert lines[0]["response"]["body"]["usage"]["prompt_tokens"] > 0
+
+
+def test_emulator_openai_batch_rejects_bad_lines(stack: Stack) -> None:
+    with openai.OpenAI(base_url=stack.emulator + "/v1", api_key="x") as client:
+        bad = _jsonl(2) + b'\n{"custom_id": "req-0", "method": "GET", "url": "/v1/x"}'
+        f = client.files.create(file=("in.jsonl", io.BytesIO(bad)), purpose="batch")
+        b = client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions",
+                                  completion_window="24h")
+        assert b.status == "failed"
+        assert b.errors is not None and b.errors.data[0].line == 3
+        with pytest.raises(openai.BadRequestError, match="completion_window"):
+            client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions",
+                                  completion_window="1h")  # type: ignore[arg-type]
+
+
+def test_emulator_anthropic_message_batch(stack: Stack) -> None:
+    with anthropic.Anthropic(base_url=stack.emulator, api_key="x") as client:
+        requests = [{"custom_id": f"r{i}", "params": {
+            "model": "claude-haiku-4-5", "max_tokens": 64,
+            "messages": [{"role": "user", "content": f"Hello {i}"}]}} for i in range(4)]
+        requests.append({"custom_id": "bad", "params": {"model": "claude-haiku-4-5",
+                                                        "messages": []}})
+        b = client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
+        assert b.processing_status == "in_progress" and b.request_counts.processing == 5
+        b = _until(lambda: client.messages.batches.retrieve(b.id),
+                   lambda x: x.processing_status == "ended")
+        assert (b.request_counts.succeeded, b.request_counts.errored) == (4, 1)
+        assert b.results_url and b.results_url.endswith(f"/v1/messages/batches/{b.id}/results")
+        results = {r.custom_id: r.result for r in client.messages.batches.results(b.id)}
+        assert results["r0"].type == "succeeded" and results["bad"].type == "errored"
+        with pytest.raises(anthropic.BadRequestError, match="custom_id"):
+            client.messages.batches.create(requests=[{"custom_id": "no spaces", "params": {}}])  # type: ignore[arg-type,typeddict-item]
+
+
+def test_sdk_batch_through_fleetcost(stack: Stack) -> None:
+    """An OpenAI SDK batch user points at fleetcost: each line lands in the ledger once."""
+    headers = {"X-Fleetcost-Agent": "nightly-eval", "X-Fleetcost-Task": "grading"}
+    with openai.OpenAI(base_url=stack.gateway + "/v1", api_key="sk-test",
+                       default_headers=headers) as client:
+        f = client.files.create(file=("in.jsonl", io.BytesIO(_jsonl(7))), purpose="batch")
+        b = client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions",
+                                  completion_window="24h")
+        assert b.status == "in_progress" and b.request_counts.total == 7
+        b = _until(lambda: client.batches.retrieve(b.id), lambda x: x.status == "completed")
+        assert b.request_counts.completed == 7 and b.output_file_id
+        lines = [orjson.loads(x) for x in client.files.content(b.output_file_id).text.splitlines()]
+    assert sorted(x["custom_id"] for x in lines) == [f"req-{i}" for i in range(7)]
+    price = load_catalog().get("gpt-4o-mini")
+    assert price is not None
+    for line in lines:
+        call_id = line["response"]["request_id"]
+        row = stack.call(call_id)
+        usage = line["response"]["body"]["usage"]
+        full = (usage["prompt_tokens"] * price.input
+                + usage["completion_tokens"] * price.output) / Decimal(1_000_000)
+        assert row["batch"] is True or row["batch"] == 1
+        assert (row["agent_id"], row["task_type"]) == ("nightly-eval", "grading")
+        assert Decimal(row["cost_usd"]) == full * (1 - price.batch_discount)
+
+
+def test_gateway_batch_errors_name_the_field(stack: Stack) -> None:
+    body = {"model": "gpt-4o-mini", "stream": True,
+            "messages": [{"role": "user", "content": "hi"}]}
+    r = httpx.post(stack.gateway + "/v1/chat/completions", json=body,
+                   headers={"X-Fleetcost-Latency": "batch"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "stream"
+    r = httpx.post(stack.gateway + "/v1/chat/completions", json={**body, "stream": False},
+                   headers={"X-Fleetcost-Latency": "soon"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "X-Fleetcost-Latency"
+    r = httpx.get(stack.gateway + "/fleetcost/v1/batch-results/call_nope")
+    assert r.status_code == 404
+    r = httpx.post(stack.gateway + "/fleetcost/v1/batch-dead-letters/call_nope/retry")
+    assert r.status_code == 404
+
+
+def test_batch_needs_sqlite(tmp_path: Path) -> None:
+    with run_stack(tmp_path, config='[storage]\nkind = "memory"\n') as s:
+        r = httpx.post(s.gateway + "/v1/chat/completions",
+                       json={"model": "gpt-4o-mini",
+                             "messages": [{"role": "user", "content": "hi"}]},
+                       headers={"X-Fleetcost-Latency": "batch"})
+        assert r.status_code == 400 and "sqlite" in r.json()["error"]["message"]
