@@ -127,14 +127,14 @@ class OpenAIBatchFront:
                 raise BadRequest("Streaming is not supported in batches.", param="body.stream")
             identify(state)
             route(state, self.service.ctx)
-            await self.service.hooks.reserve(state)
+            hold = await self.service.hooks.reserve(state)
         except FleetcostError as exc:
             exc.message = f"line {n}: {exc.message}"
             raise
         assert state.upstream_model is not None
         item = batch_item(state, self.adapter.upstream_body(state.request,
                                                             state.upstream_model))
-        item.group_id, item.custom_id = group_id, custom_id
+        item.group_id, item.custom_id, item.hold = group_id, custom_id, hold
         return item
 
     async def get(self, group_id: str) -> dict[str, Any]:

@@ -43,18 +43,23 @@ JSON = (b"content-type", b"application/json")
 RESULTS_PATH = "/fleetcost/v1/batch-results/"
 
 
-async def no_reservation(state: CallState) -> None:
-    """Until budgets exist: every batch call is accepted."""
+async def no_reservation(state: CallState) -> str | None:
+    """Until budgets exist: every batch call is accepted, nothing is held."""
+    return None
 
 
-def no_settlement(record: CallRecord) -> None:
+def no_settlement(record: CallRecord, hold: str | None) -> None:
     """Until budgets exist: nothing to settle."""
 
 
 @dataclass
 class BatchHooks:
-    reserve: Callable[[CallState], Awaitable[None]] = no_reservation
-    settle: Callable[[CallRecord], None] = no_settlement
+    """`reserve` may refuse (raise) or return a reference to its hold, kept with the
+    item so that `settle` gets it back with the item's final record, even after
+    a restart."""
+
+    reserve: Callable[[CallState], Awaitable[str | None]] = no_reservation
+    settle: Callable[[CallRecord, str | None], None] = no_settlement
 
 
 def batch_item(state: CallState, upstream_body: bytes) -> StoredItem:
@@ -82,8 +87,9 @@ class BatchService:
 
     async def accept(self, state: CallState, upstream_body: bytes) -> Reply:
         assert state.deployment is not None and state.upstream_model is not None
-        await self.hooks.reserve(state)
+        hold = await self.hooks.reserve(state)
         item = batch_item(state, upstream_body)
+        item.hold = hold
         await asyncio.to_thread(self.store.enqueue, item)
         body = orjson.dumps({
             "id": item.item_id, "object": "fleetcost.batch_item", "status": "queued",
@@ -177,8 +183,9 @@ class BatchService:
                 outcome = ItemOutcome(item.item_id, "errored", None, refused)
             settled.append(settle(self.ctx, item, outcome))
         await asyncio.to_thread(self.store.finish, job.job_id, settled)
+        holds = {i.item_id: i.hold for i in items}
         for s in settled:
-            self.hooks.settle(s.record)
+            self.hooks.settle(s.record, holds.get(s.item_id))
         await self._notify(job, settled)
 
     def _sender(self, dep: Deployment) -> Send:

@@ -32,7 +32,8 @@ from fleetcost.types import LEDGER_FIELDS, CallRecord
 _INSERT_CALL = (f"INSERT OR IGNORE INTO calls ({', '.join(LEDGER_FIELDS)}) VALUES ("
                 + ", ".join("?" for _ in LEDGER_FIELDS) + ")")
 _ITEM_COLUMNS = ("item_id, ts, state, provider, wire, model, requested_model, route_reason, "
-                 "identity, body, job_id, result, cost_usd, error, retry_of, group_id, custom_id")
+                 "identity, body, job_id, result, cost_usd, error, retry_of, group_id, "
+                 "custom_id, hold")
 _INSERT_ITEM = (f"INSERT INTO batch_items ({_ITEM_COLUMNS}) VALUES "
                 f"({', '.join('?' for _ in _ITEM_COLUMNS.split(','))})")
 TERMINAL = ("succeeded", "errored", "expired", "canceled")
@@ -61,12 +62,14 @@ class StoredItem:
     retry_of: str | None = None
     group_id: str | None = None
     custom_id: str | None = None
+    # The budget reservation taken at acceptance (opaque to this store).
+    hold: str | None = None
 
     def params(self) -> tuple[Any, ...]:
         return (self.item_id, self.ts, "queued", self.provider, self.wire, self.model,
                 self.requested_model, self.route_reason, orjson.dumps(self.identity),
                 self.body, None, None, None, None, self.retry_of, self.group_id,
-                self.custom_id)
+                self.custom_id, self.hold)
 
 
 @dataclass(slots=True)

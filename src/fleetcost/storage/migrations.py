@@ -84,7 +84,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             error TEXT,
             retry_of TEXT,
             group_id TEXT,
-            custom_id TEXT
+            custom_id TEXT,
+            hold TEXT
         );
         CREATE INDEX batch_items_group ON batch_items (group_id);
         CREATE INDEX batch_items_queue ON batch_items (state, provider, model, ts);
