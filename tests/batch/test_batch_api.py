@@ -144,3 +144,26 @@ def test_batch_needs_sqlite(tmp_path: Path) -> None:
                              "messages": [{"role": "user", "content": "hi"}]},
                        headers={"X-Fleetcost-Latency": "batch"})
         assert r.status_code == 400 and "sqlite" in r.json()["error"]["message"]
+
+
+def test_emulator_cancel(tmp_path: Path) -> None:
+    """Cancelled before the delay ends: every request comes back cancelled."""
+    with run_stack(tmp_path, ("--batch-delay", "1.0")) as s:
+        with openai.OpenAI(base_url=s.emulator + "/v1", api_key="x") as client:
+            f = client.files.create(file=("in.jsonl", io.BytesIO(_jsonl(3))), purpose="batch")
+            b = client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions",
+                                      completion_window="24h")
+            assert client.batches.cancel(b.id).status == "cancelling"
+            b = _until(lambda: client.batches.retrieve(b.id), lambda x: x.status == "cancelled")
+            assert b.request_counts.failed == 3 and b.output_file_id is None
+            errors = [orjson.loads(x) for x in
+                      client.files.content(b.error_file_id).text.splitlines()]
+            assert {e["error"]["code"] for e in errors} == {"batch_cancelled"}
+        with anthropic.Anthropic(base_url=s.emulator, api_key="x") as aclient:
+            mb = aclient.messages.batches.create(requests=[{"custom_id": "a", "params": {
+                "model": "claude-haiku-4-5", "max_tokens": 10,
+                "messages": [{"role": "user", "content": "hi"}]}}])
+            assert aclient.messages.batches.cancel(mb.id).processing_status == "canceling"
+            mb = _until(lambda: aclient.messages.batches.retrieve(mb.id),
+                        lambda x: x.processing_status == "ended")
+            assert mb.request_counts.canceled == 1
