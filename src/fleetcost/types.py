@@ -88,6 +88,9 @@ class Identity:
     session_id: str | None = None
     task_type: str | None = None
     parent_id: str | None = None
+    # Budget scopes beyond the ledger columns: a team, and free-form tags.
+    team: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 CallOutcome = Literal[
@@ -130,9 +133,38 @@ class CallRecord:
     system_tokens: int | None = None
     batch: bool = False
     error: str | None = None
+    # The max_tokens in force for the call (after caps and degrade), for the
+    # report of answers that ran into their cap.
+    output_cap: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 LEDGER_FIELDS: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(CallRecord) if f.name != "extra"
 )
+
+
+@dataclass(slots=True)
+class PrefixEvidence:
+    """How a call's prompt compared with the previous prompt of its session.
+
+    Tokens are o200k counts of the gateway's block split (estimates for
+    non-OpenAI models). `expected_cached_tokens` is what the provider's
+    documented cache rules let it read of the prompt as sent;
+    `stable_cached_tokens` what they would have let it read had the previous
+    prompt been kept intact. A break names the first differing block, its
+    region (tools, system, messages), what the changed span looks like and
+    a redacted snippet of it, and its offset in tokens from the prompt's start.
+    """
+
+    previous_call_id: str
+    shared_tokens: int
+    previous_tokens: int
+    expected_cached_tokens: int
+    stable_cached_tokens: int
+    break_block: int | None = None
+    break_offset_tokens: int | None = None
+    break_region: str | None = None
+    span_kind: str | None = None
+    span_snippet: str | None = None
+    cache_write_1h_tokens: int = 0

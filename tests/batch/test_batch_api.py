@@ -167,3 +167,44 @@ def test_emulator_cancel(tmp_path: Path) -> None:
             mb = _until(lambda: aclient.messages.batches.retrieve(mb.id),
                         lambda x: x.processing_status == "ended")
             assert mb.request_counts.canceled == 1
+
+
+BUDGET_CONFIG = CONFIG + """
+[[budgets]]
+name = "nightly"
+scope = "agent"
+match = "nightly"
+limit_usd = "0.002"
+window = "day"
+"""
+
+
+def test_batch_calls_respect_budgets(tmp_path: Path) -> None:
+    """Held at acceptance (worst case, live price), charged the exact batch cost when the
+    batch ends: refusals once the budget is held, and spend never above its limit."""
+    body = {"model": "gpt-4o-mini", "max_tokens": 200,
+            "messages": [{"role": "user", "content": "Grade answer {i}."}]}
+    headers = {"X-Fleetcost-Latency": "batch", "X-Fleetcost-Agent": "nightly"}
+    with run_stack(tmp_path, ("--batch-delay", "0.2"), config=BUDGET_CONFIG) as s, \
+            httpx.Client(base_url=s.gateway) as http:
+        answers = []
+        for i in range(40):
+            text = body["messages"][0]["content"].format(i=i)  # type: ignore[index]
+            answers.append(http.post("/v1/chat/completions", headers=headers, json={
+                **body, "messages": [{"role": "user", "content": text}]}))
+        accepted = [r.json()["id"] for r in answers if r.status_code == 202]
+        refused = [r for r in answers if r.status_code == 429]
+        assert accepted and refused and len(accepted) + len(refused) == 40
+        assert refused[0].json()["error"]["code"] == "budget_exceeded"
+        for item_id in accepted:
+            _until(lambda i=item_id: http.get(f"/fleetcost/v1/batch-results/{i}").json(),
+                   lambda v: v["status"] == "succeeded")
+        budget = _until(lambda: http.get("/fleetcost/v1/budgets").json()[0]["buckets"][0],
+                        lambda b: Decimal(b["reserved_usd"]) == 0)
+        rows = [s.call(i) for i in accepted]
+    spent = Decimal(budget["spent_usd"])
+    paid = sum((Decimal(r["cost_usd"]) for r in rows), Decimal(0))
+    assert all(r["batch"] for r in rows)
+    # Each charge is rounded up to the nano-dollar: spend is the ledger's, within that.
+    assert paid <= spent <= paid + Decimal(len(rows)) / 10**9
+    assert spent <= Decimal("0.002")

@@ -9,18 +9,30 @@ that receive finished ledger records. No stage reaches for global state.
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from fleetcost.config import ProviderConfig, Settings
+from fleetcost.config import GuardLimits, ProviderConfig, Settings
+from fleetcost.errors import ConfigError
+from fleetcost.pipeline.affinity import Affinity
+from fleetcost.pipeline.budget_rules import Rule, compile_rules
+from fleetcost.pipeline.caps import limits_for
+from fleetcost.pipeline.guard_state import GuardBook
 from fleetcost.pipeline.offload import BatchIntake, NoBatch
+from fleetcost.pipeline.prefix import PrefixTracker
+from fleetcost.pipeline.token_memo import TokenMemo
 from fleetcost.pipeline.upstream import Timeout, UpstreamClient, timeout_for
 from fleetcost.pricing.catalog import Catalog, price_from_dict
 from fleetcost.providers import registry
 from fleetcost.providers.base import WireAdapter
-from fleetcost.storage.base import CacheEntry, CacheStore
+from fleetcost.storage.base import BudgetLedger, CacheEntry, CacheStore
 from fleetcost.types import CallRecord, Price
+
+if TYPE_CHECKING:
+    from fleetcost.cache.semcache import SemanticCache
 
 RecordSink = Callable[[CallRecord], None]
 # (call id, wire kind, request body): `[ledger] store_bodies` keeps them for replay.
@@ -63,11 +75,28 @@ class GatewayContext:
     _price_memo: dict[str, Price | None] = field(default_factory=dict)
     # Cache entries handed to a worker thread and not yet in the store.
     cache_pending: dict[str, CacheEntry] = field(default_factory=dict)
+    # Budgets and guards: the reservation store, the compiled [[budgets]], this
+    # process's owner id on its holds, and the bounded per-session guard state.
+    budgets: BudgetLedger | None = None
+    budget_rules: tuple[Rule, ...] = ()
+    owner: str = field(default_factory=lambda: f"gw-{os.getpid()}-{random.getrandbits(32):08x}")
+    guard_book: GuardBook = field(default_factory=lambda: GuardBook(1))
+    _limits_memo: dict[str | None, GuardLimits] = field(default_factory=dict)
+    token_memo: TokenMemo = field(default_factory=TokenMemo)
+    # The semantic cache, when `[cache.semantic] enabled` (it loads numpy and a model).
+    semantic: SemanticCache | None = None
     keep_body: BodySink = discard_body
+    # Per-session prompt digests for the prefix doctor, and prefix -> deployment.
+    prefix: PrefixTracker = field(default_factory=PrefixTracker)
+    affinity: Affinity = field(default_factory=Affinity)
     # Where `X-Fleetcost-Latency: batch` calls go (the app wires a real one).
     batch: BatchIntake = field(default_factory=NoBatch)
 
     def __post_init__(self) -> None:
+        self.budget_rules = compile_rules(self.settings.budgets)
+        if self.budget_rules and self.budgets is None:
+            raise ConfigError("[[budgets]] are configured but no budget store was wired")
+        self.guard_book = GuardBook(self.settings.guards.max_sessions)
         self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}
         overrides = {
             alias: price_from_dict(m.model or alias, {"provider": m.provider, **m.price})
@@ -89,6 +118,14 @@ class GatewayContext:
         except KeyError:
             price = self._price_memo[model] = self.catalog.get(model)
             return price
+
+    def guard_limits(self, task: str | None) -> GuardLimits:
+        key = task if task in self.settings.guards.tasks else None  # bounded by config
+        try:
+            return self._limits_memo[key]
+        except KeyError:
+            found = self._limits_memo[key] = limits_for(self.settings.guards, key)
+            return found
 
     def emit(self, record: CallRecord) -> None:
         for sink in self.sinks:
