@@ -208,3 +208,22 @@ def test_batch_calls_respect_budgets(tmp_path: Path) -> None:
     # Each charge is rounded up to the nano-dollar: spend is the ledger's, within that.
     assert paid <= spent <= paid + Decimal(len(rows)) / 10**9
     assert spent <= Decimal("0.002")
+
+
+def test_sdk_batch_over_budget_is_refused_whole(tmp_path: Path) -> None:
+    """Lines of an SDK batch are reserved like batch calls; one that does not fit refuses
+    the batch with 429 and frees what the lines before it held."""
+    with run_stack(tmp_path, ("--batch-delay", "0.2"), config=BUDGET_CONFIG) as s:
+        with openai.OpenAI(base_url=s.gateway + "/v1", api_key="sk-test", max_retries=0,
+                           default_headers={"X-Fleetcost-Agent": "nightly"}) as client:
+            big = b"\n".join(orjson.dumps({
+                "custom_id": f"req-{i}", "method": "POST", "url": "/v1/chat/completions",
+                "body": {"model": "gpt-4o-mini", "max_tokens": 200,
+                         "messages": [{"role": "user", "content": f"Question {i}?"}]},
+            }) for i in range(40))
+            f = client.files.create(file=("in.jsonl", io.BytesIO(big)), purpose="batch")
+            with pytest.raises(openai.RateLimitError, match="line .*nightly"):
+                client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions",
+                                      completion_window="24h")
+        buckets = httpx.get(s.gateway + "/fleetcost/v1/budgets").json()[0]["buckets"]
+        assert all(Decimal(b["reserved_usd"]) == 0 for b in buckets)

@@ -25,6 +25,8 @@ import orjson
 
 from fleetcost.batch.service import BatchService, batch_item
 from fleetcost.errors import BadRequest, FleetcostError, NotFound
+from fleetcost.pipeline.budget import rebudget, release, reserve
+from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.identify import identify
 from fleetcost.pipeline.route import route
 from fleetcost.pipeline.state import CallState
@@ -103,17 +105,25 @@ class OpenAIBatchFront:
         if found is None:
             raise BadRequest(f"No such File object: {file_id}", param="input_file_id")
         group_id = "batch_fc" + secrets.token_hex(12)
-        items = [await self._item(headers, group_id, n, raw)
-                 for n, raw in enumerate(found[3].splitlines(), start=1) if raw.strip()]
-        if not items:
-            raise BadRequest("The batch input file is empty.", param="input_file_id")
-        metadata = orjson.dumps(data.get("metadata"))
-        await asyncio.to_thread(self.store.create_group, group_id, str(file_id), ENDPOINT,
-                                metadata, items)
+        states: list[CallState] = []
+        try:
+            items = [await self._item(headers, group_id, n, raw, states)
+                     for n, raw in enumerate(found[3].splitlines(), start=1) if raw.strip()]
+            if not items:
+                raise BadRequest("The batch input file is empty.", param="input_file_id")
+            metadata = orjson.dumps(data.get("metadata"))
+            await asyncio.to_thread(self.store.create_group, group_id, str(file_id),
+                                    ENDPOINT, metadata, items)
+        except BaseException:
+            for state in states:  # all or nothing: free what the accepted lines held
+                if state.budget is not None:
+                    state.budget.settled = False  # the hook left it to the poller
+            release_all(states, self.service.ctx)
+            raise
         return await self.get(group_id)
 
     async def _item(self, headers: dict[str, str], group_id: str, n: int,
-                    raw: bytes) -> StoredItem:
+                    raw: bytes, states: list[CallState]) -> StoredItem:
         try:
             line = _object(raw)
             custom_id = line.get("custom_id")
@@ -122,11 +132,15 @@ class OpenAIBatchFront:
             if line.get("method") != "POST" or line.get("url") != ENDPOINT:
                 raise BadRequest(f"each line must be a POST to {ENDPOINT}.", param="url")
             state = CallState(adapter=self.adapter, headers=headers)
-            state.request = self.adapter.parse_request(orjson.dumps(line.get("body")))
+            body = orjson.dumps(line.get("body"))
+            state.request = self.adapter.parse_request(body)
             if state.request.stream:
                 raise BadRequest("Streaming is not supported in batches.", param="body.stream")
             identify(state)
+            reserve(state, self.service.ctx, body)
+            states.append(state)
             route(state, self.service.ctx)
+            rebudget(state, self.service.ctx)
             hold = await self.service.hooks.reserve(state)
         except FleetcostError as exc:
             exc.message = f"line {n}: {exc.message}"
@@ -158,6 +172,11 @@ class OpenAIBatchFront:
             "request_counts": {"total": len(items), "completed": ok, "failed": done - ok},
             "metadata": orjson.loads(metadata) if metadata else None,
         }
+
+
+def release_all(states: list[CallState], ctx: GatewayContext) -> None:
+    for state in states:
+        release(state, ctx)
 
 
 def _file(file_id: str, ts: str, name: str, purpose: str, size: int) -> dict[str, Any]:
