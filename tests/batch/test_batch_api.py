@@ -222,7 +222,7 @@ def test_sdk_batch_over_budget_is_refused_whole(tmp_path: Path) -> None:
                          "messages": [{"role": "user", "content": f"Question {i}?"}]},
             }) for i in range(40))
             f = client.files.create(file=("in.jsonl", io.BytesIO(big)), purpose="batch")
-            with pytest.raises(openai.RateLimitError, match="line .*nightly"):
+            with pytest.raises(openai.RateLimitError, match=r"line .*nightly"):
                 client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions",
                                       completion_window="24h")
         buckets = httpx.get(s.gateway + "/fleetcost/v1/budgets").json()[0]["buckets"]
