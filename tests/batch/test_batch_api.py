@@ -227,3 +227,40 @@ def test_sdk_batch_over_budget_is_refused_whole(tmp_path: Path) -> None:
                                       completion_window="24h")
         buckets = httpx.get(s.gateway + "/fleetcost/v1/budgets").json()[0]["buckets"]
         assert all(Decimal(b["reserved_usd"]) == 0 for b in buckets)
+
+
+def test_webhook_on_completion(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    got: list[dict] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(orjson.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = CONFIG + f'webhook_url = "http://127.0.0.1:{server.server_port}/done"\n'
+        with run_stack(tmp_path, ("--batch-delay", "0.2"), config=config) as s:
+            ids = [httpx.post(s.gateway + "/v1/chat/completions",
+                              headers={"X-Fleetcost-Latency": "batch"},
+                              json={"model": "gpt-4o-mini", "messages": [
+                                  {"role": "user", "content": f"ping {i}"}]}).json()["id"]
+                   for i in range(3)]
+            _until(lambda: sum(len(g["items"]) for g in got), lambda n: n == 3)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    items = [i for g in got for i in g["items"]]
+    assert sorted(i["id"] for i in items) == sorted(ids)
+    assert {i["status"] for i in items} == {"succeeded"}
+    assert got[0]["object"] == "fleetcost.batch_job" and got[0]["model"] == "gpt-4o-mini"
