@@ -220,6 +220,17 @@ class TelemetryConfig(_Strict):
     # OTLP/HTTP collector base URL (spans go to <url>/v1/traces); none = no spans.
     otlp_endpoint: str | None = None
     service_name: str = "fleetcost"
+class BatchConfig(_Strict):
+    # Accept `X-Fleetcost-Latency: batch` calls (needs storage.kind = "sqlite").
+    enabled: bool = True
+    # Most requests in one provider batch (both providers allow far more).
+    max_items: int = Field(default=10_000, ge=1)
+    # Submit a provider/model's queue once its oldest item waited this long.
+    flush_s: float = Field(default=60.0, gt=0)
+    # How often submitted batches are polled.
+    poll_s: float = Field(default=30.0, gt=0)
+    # POSTed a JSON summary when a batch's results are in (optional).
+    webhook_url: str | None = None
 
 
 def _default_providers() -> dict[str, ProviderConfig]:
@@ -247,6 +258,7 @@ class Settings(_Strict):
     budgets: list[BudgetConfig] = Field(default_factory=list)
     guards: GuardsConfig = GuardsConfig()
     ledger: LedgerConfig = LedgerConfig()
+    batch: BatchConfig = BatchConfig()
 
     def with_upstreams(self, upstreams: dict[str, str]) -> Settings:
         """Apply `--upstream NAME=URL`: repoint a provider (or add one of that kind)."""

@@ -41,6 +41,8 @@ def register(sub: Any, name: str, help_text: str) -> None:
                    help="median output length in tokens (default 150)")
     p.add_argument("--output-sigma", type=float, default=0.6,
                    help="lognormal sigma of output length; 0 = always the median (default 0.6)")
+    p.add_argument("--batch-delay", type=float, default=1.0,
+                   help="seconds before a batch's results are ready (default 1)")
     p.set_defaults(func=run)
 
 
@@ -53,7 +55,7 @@ def settings_from(args: argparse.Namespace) -> Any:
             fault_timeout_seconds=args.timeout_seconds, retry_after_seconds=args.retry_after,
             openai_cache_ttl=args.openai_cache_ttl, anthropic_ttl_5m=args.cache_ttl_5m,
             anthropic_ttl_1h=args.cache_ttl_1h, output_median=args.output_median,
-            output_sigma=args.output_sigma,
+            output_sigma=args.output_sigma, batch_delay_seconds=args.batch_delay,
         )
     except ValueError as exc:
         raise ConfigError(f"{exc}.") from None

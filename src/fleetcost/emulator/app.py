@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from fleetcost.emulator.anthropic_wire import AnthropicDialect
+from fleetcost.emulator.batch_routes import BatchRoutes
 from fleetcost.emulator.core import Emulator
 from fleetcost.emulator.faults import Fault
 from fleetcost.emulator.lengths import LENGTHS_PATH
@@ -64,6 +65,7 @@ class EmulatorApp:
             "/v1/chat/completions": self._openai,
             "/v1/messages": self._anthropic,
         }
+        self._batches = BatchRoutes(emulator, self._openai, self._anthropic)
         self._routes: dict[tuple[str, str], Callable[[Scope, Send], Awaitable[None]]] = {
             ("GET", "/healthz"): self._healthz,
             ("GET", "/v1/models"): self._models,
@@ -81,6 +83,8 @@ class EmulatorApp:
                 await self._lengths(receive, send)
                 return
             route = self._routes.get((scope["method"], scope["path"]))
+            if route is None and await self._batch_request(scope, receive, send):
+                return
             if route is None:
                 error = NotFound(f"No route for {scope['method']} {scope['path']}.")
                 await _respond(send, 404, self._dialect_for(scope).error_body(error))
@@ -114,10 +118,29 @@ class EmulatorApp:
         else:
             await self._json(dialect, prepared.plan, usage, receive, send)
 
+    async def _batch_request(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Files, batches and message batches; False when the path is none of them."""
+        found = self._batches.match(scope["method"], scope["path"])
+        if found is None:
+            return False
+        call, dialect = found
+        raw = await _read_body(receive) if scope["method"] == "POST" else b""
+        if raw is None:
+            return True
+        try:
+            status, body = call(scope, raw)
+        except FleetcostError as exc:
+            await _respond(send, exc.status, dialect.error_body(exc))
+            return True
+        await _respond(send, status, body)
+        return True
+
     def _fault(self, prepared: Prepared) -> Fault | None:
         faults = self.emulator.faults
         fault = faults.draw(prepared.plan.digest) if faults.enabled else None
         if fault is not None and fault.kind == "cut-stream" and not prepared.stream:
+            return None
+        if fault is not None and fault.kind == "expire":  # batch requests only
             return None
         if fault is not None:
             self.emulator.stats.faults[fault.kind] += 1

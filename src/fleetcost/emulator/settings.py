@@ -21,7 +21,8 @@ Latency = Literal["zero", "realistic"]
 
 # Status codes a fault may answer with, beside the two behavioural faults.
 FAULT_STATUSES = frozenset({"429", "500", "502", "503", "529"})
-FAULT_KINDS = FAULT_STATUSES | {"timeout", "cut-stream"}
+# `expire` applies to batch requests only (they expire unprocessed).
+FAULT_KINDS = FAULT_STATUSES | {"timeout", "cut-stream", "expire"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class EmulatorSettings:
     output_max: int = 4096
     # Bounds on memory: answers remembered per request body, prefix entries.
     plan_cache_size: int = 4096
+    # Seconds between a batch's creation and its results (providers take up to 24 h).
+    batch_delay_seconds: float = 1.0
     max_prefix_entries: int = 1_000_000
 
     def __post_init__(self) -> None:

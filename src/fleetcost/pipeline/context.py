@@ -22,6 +22,7 @@ from fleetcost.pipeline.affinity import Affinity
 from fleetcost.pipeline.budget_rules import Rule, compile_rules
 from fleetcost.pipeline.caps import limits_for
 from fleetcost.pipeline.guard_state import GuardBook
+from fleetcost.pipeline.offload import BatchIntake, NoBatch
 from fleetcost.pipeline.prefix import PrefixTracker
 from fleetcost.pipeline.token_memo import TokenMemo
 from fleetcost.pipeline.upstream import Timeout, UpstreamClient, timeout_for
@@ -91,6 +92,8 @@ class GatewayContext:
     # Per-session prompt digests for the prefix doctor, and prefix -> deployment.
     prefix: PrefixTracker = field(default_factory=PrefixTracker)
     affinity: Affinity = field(default_factory=Affinity)
+    # Where `X-Fleetcost-Latency: batch` calls go (the app wires a real one).
+    batch: BatchIntake = field(default_factory=NoBatch)
 
     def __post_init__(self) -> None:
         self.budget_rules = compile_rules(self.settings.budgets)

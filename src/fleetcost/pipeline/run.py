@@ -24,6 +24,7 @@ from fleetcost.pipeline.context import Deployment, GatewayContext
 from fleetcost.pipeline.estimate import partial_usage
 from fleetcost.pipeline.guard import guard
 from fleetcost.pipeline.identify import identify
+from fleetcost.pipeline.offload import wants_batch
 from fleetcost.pipeline.prefix_hook import before_call
 from fleetcost.pipeline.route import route
 from fleetcost.pipeline.semantic import lookup_semantic, plan_semantic, store_semantic
@@ -72,6 +73,12 @@ async def handle_chat(
         ctx.keep_body(state.call_id, adapter.kind, body)
         guard(state, ctx, body)
         reserve(state, ctx, body)
+        if wants_batch(state):
+            route(state, ctx)
+            rebudget(state, ctx)
+            assert state.upstream_model is not None
+            return await ctx.batch.accept(
+                state, adapter.upstream_body(state.request, state.upstream_model))
         cache = plan(state, ctx.settings.cache)
         hit = lookup(ctx.cache, cache, ctx.cache_pending)
         if hit is not None:

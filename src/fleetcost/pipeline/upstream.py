@@ -46,6 +46,21 @@ class UpstreamClient:
         return await self._http.request("POST", url, headers, body, timeout=timeout)
 
 
+    async def request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes, *,
+        timeout: Timeout,
+    ) -> tuple[int, bytes]:
+        """A whole exchange (batch and file APIs, webhooks): status and body, released."""
+        if self._http is None:
+            await self.start()
+        assert self._http is not None
+        resp = await self._http.request(method, url, headers, body, timeout=timeout)
+        try:
+            return resp.status, await resp.read()
+        finally:
+            resp.release()
+
+
 def timeout_for(read_timeout: float, connect_timeout: float) -> Timeout:
     """Per-read and connect limits, no total: a long stream is not a slow one."""
     return Timeout(read=read_timeout, connect=connect_timeout)

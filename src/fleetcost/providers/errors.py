@@ -24,7 +24,8 @@ from fleetcost.errors import BadRequest, UpstreamError
 # as the X-Fleetcost-* headers). They never travel upstream: Anthropic accepts
 # only `user_id` in metadata, and OpenAI accepts metadata only with
 # `store: true` (where ours would also eat into its 16-key limit).
-FLEETCOST_METADATA_KEYS = frozenset({"tenant", "agent", "session", "task", "parent"})
+FLEETCOST_METADATA_KEYS = frozenset({"tenant", "agent", "session", "task", "parent",
+                                     "latency"})
 
 
 def load_object(body: bytes) -> dict[str, Any]:

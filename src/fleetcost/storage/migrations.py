@@ -127,6 +127,67 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX calls_prefix ON calls (prefix_hash)
         """,
     ),
+    (
+        # Batch offload: items accepted for a provider batch, the jobs they were
+        # submitted in (so a restarted poller resumes them), and dead letters.
+        "m010_batch",
+        """
+        CREATE TABLE batch_items (
+            item_id TEXT PRIMARY KEY,
+            ts TEXT NOT NULL,
+            state TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            wire TEXT NOT NULL,
+            model TEXT NOT NULL,
+            requested_model TEXT,
+            route_reason TEXT,
+            identity TEXT NOT NULL,
+            body BLOB NOT NULL,
+            job_id TEXT,
+            result BLOB,
+            cost_usd TEXT,
+            error TEXT,
+            retry_of TEXT,
+            group_id TEXT,
+            custom_id TEXT,
+            hold TEXT
+        );
+        CREATE INDEX batch_items_group ON batch_items (group_id);
+        CREATE INDEX batch_items_queue ON batch_items (state, provider, model, ts);
+        CREATE INDEX batch_items_job ON batch_items (job_id);
+        CREATE TABLE batch_jobs (
+            job_id TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            state TEXT NOT NULL,
+            upstream_id TEXT,
+            created_ts TEXT NOT NULL,
+            ended_ts TEXT,
+            upstream_status TEXT
+        );
+        CREATE TABLE batch_dead_letters (
+            item_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            retried_as TEXT
+        );
+        CREATE TABLE batch_files (
+            file_id TEXT PRIMARY KEY,
+            ts TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            content BLOB NOT NULL
+        );
+        CREATE TABLE batch_groups (
+            group_id TEXT PRIMARY KEY,
+            ts TEXT NOT NULL,
+            input_file_id TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            metadata TEXT
+        )
+        """,
+    ),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Batch offload: provider batches for calls that can wait, at the batch price."""
