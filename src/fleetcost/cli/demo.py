@@ -28,12 +28,20 @@ import orjson
 
 from fleetcost.errors import FleetcostError
 from fleetcost.fleet import ledger, runaway
+from fleetcost.fleet.batch_offload import (
+    BATCH_SCENARIO,
+    BatchSaving,
+    batch_share,
+    offload,
+    saving,
+)
 from fleetcost.fleet.driver import ReplayStats
 from fleetcost.fleet.levers import lever_rows, render_levers
-from fleetcost.fleet.plan import Scenario
+from fleetcost.fleet.plan import Scenario, plan_sessions
 from fleetcost.fleet.run import ScenarioResult, Servers, collect, replay_scenarios, servers
 from fleetcost.fleet.table import render
 from fleetcost.fleet.trajectories import Conversation, find_data_dir, load_conversations
+from fleetcost.planner.whatif import demo_calls, what_if
 from fleetcost.storage.base import CallQuery
 
 DEFAULT_SESSIONS = 24
@@ -74,19 +82,30 @@ def run(args: argparse.Namespace) -> int:
         )
     with _terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="fleetcost-demo-") as tmp:
         db_path = _ledger_path(args.ledger, Path(tmp))
-        with servers(Path(tmp), db_path, args.port) as up:
+        config = Path(tmp) / "demo.toml"
+        config.write_text(DEMO_CONFIG)
+        with servers(Path(tmp), db_path, args.port, config=config) as up:
             replays = replay_scenarios(
                 up, conversations, args.sessions,
                 concurrency=args.concurrency, on_call=_progress_for(conversations, args.sessions),
             )
             _fail_if_nothing_went_through(up, [stats for _, _, stats in replays])
             stuck = _runaway(up, conversations[0])
+            offloaded = _batch(up, conversations, args.sessions)
+            whatif = what_if(demo_calls(conversations, args.sessions), WHAT_IF_POLICY,
+                             Path(tmp), name="compression on")
             results = collect(up, replays, stop_gateway=args.no_serve)
             elapsed = time.perf_counter() - started
             _print_results(results, data_dir, elapsed, as_json=args.json,
-                           extra={"runaway": stuck.as_json()})
+                           extra={"runaway": stuck.as_json(), "batch": offloaded.as_json(),
+                                  "what_if": whatif.as_json()})
             if not args.json:
                 print(f"\n== runaway agent: guards on (default) ==\n\n{runaway.render(stuck)}")
+                print(f"\n== batch offload ==\n\n{offloaded.calls} calls of a quarter of the "
+                      f"sessions went through provider batches: ${offloaded.batch_usd} paid, "
+                      f"${offloaded.live_usd} at live prices, ${offloaded.saved_usd} saved "
+                      "(ledger rows with batch = 1)")
+                print(f"\n== replay ==\n\n{whatif.line()}")
             _warn_about_gaps(results)
             if not args.no_serve:
                 return _serve_until_interrupted(up, out=sys.stderr if args.json else sys.stdout)
@@ -113,6 +132,22 @@ def _print_doctor(db_path: Path) -> None:
     print(f"\n== fleetcost doctor on the demo's ledger: {len(findings)} findings ==\n")
     for f in findings:
         print(f"- [{f.kind}] {f.summary}")
+
+
+# The demo's gateway: batches flushed and polled within a second, so the batch
+# share finishes while the demo runs (production defaults wait a minute).
+DEMO_CONFIG = "[batch]\nflush_s = 1.0\npoll_s = 0.5\n"
+WHAT_IF_POLICY = "[cache]\nmode = \"off\"\n\n[compress]\nenabled = true\n"
+
+
+def _batch(up: Servers, conversations: list[Conversation], count: int) -> BatchSaving:
+    """A quarter of the fleet's sessions sent as batch calls; the saving read from the ledger."""
+    sessions = batch_share(plan_sessions(conversations, count, BATCH_SCENARIO), 0.25)
+    stats = asyncio.run(offload(up.gateway.url, sessions))
+    rows = ledger.wait_for_rows(
+        up.db_path, len(stats.finished),
+        keep=lambda row: (row.get("session_id") or "").startswith(BATCH_SCENARIO.name + "/"))
+    return saving(rows)
 
 
 def _runaway(up: Servers, conversation: Conversation) -> runaway.RunawayResult:
