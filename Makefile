@@ -49,6 +49,9 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.report_bench $(REPORT_BENCH_ARGS)
 	$(BIN)/python -m bench.router_bench --embed
+	$(BIN)/python -m bench.budget_bench
+	$(BIN)/python -m bench.prefix_bench
+	$(BIN)/python -m bench.compress_bench $(COMPRESS_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
