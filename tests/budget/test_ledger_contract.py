@@ -100,6 +100,16 @@ def test_release_owner_and_buckets(ledger: Ledger) -> None:
     assert list(found) == ["agent|a|d1"] and found["agent|a|d1"].spent_nano == 50
 
 
+def test_extend_can_hand_a_hold_to_another_owner(ledger: Ledger) -> None:
+    # A queued batch item's hold must survive the stop of the process that took it.
+    _reserve(ledger, "h1", 300, owner="gw-1")
+    ledger.extend("h1", 1000.0, owner="batch-queue")
+    assert ledger.release_owner("gw-1") == 0
+    assert ledger.balances(["agent|a|d1"], 500.0)["agent|a|d1"].reserved_nano == 300
+    assert ledger.release_owner("batch-queue") == 1
+    assert ledger.balances(["agent|a|d1"], 500.0)["agent|a|d1"].reserved_nano == 0
+
+
 def test_saved_rules_roundtrip(ledger: Ledger) -> None:
     ledger.save_rule("b", '{"scope": "agent"}')
     ledger.save_rule("a", '{"scope": "tenant"}')

@@ -26,6 +26,9 @@ from fleetcost.types import CallRecord
 
 # Both providers promise results within 24 hours; an hour of slack for polling.
 BATCH_WINDOW_S = 25 * 3600.0
+# Queued batch items' holds belong to no process: a gateway that stops releases
+# its own holds, but the batch it queued still settles later (after a restart).
+BATCH_OWNER = "batch-queue"
 
 
 def budget_hooks(ctx: GatewayContext) -> BatchHooks:
@@ -37,7 +40,7 @@ def budget_hooks(ctx: GatewayContext) -> BatchHooks:
         hold = state.budget
         if hold is None or not hold.applied:
             return None
-        budgets.extend(hold.hold_id, time.time() + BATCH_WINDOW_S)
+        budgets.extend(hold.hold_id, time.time() + BATCH_WINDOW_S, owner=BATCH_OWNER)
         hold.settled = True  # settled by the batch poller, never by this request
         return orjson.dumps({
             "hold_id": hold.hold_id,

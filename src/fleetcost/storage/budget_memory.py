@@ -94,10 +94,12 @@ class MemoryBudgetLedger:
         with self._lock:
             self._holds.pop(hold_id, None)
 
-    def extend(self, hold_id: str, expires_at: float) -> None:
+    def extend(self, hold_id: str, expires_at: float, owner: str | None = None) -> None:
         with self._lock:
             for row in self._holds.get(hold_id, []):
                 row.expires_at = expires_at
+                if owner is not None:
+                    row.owner = owner
 
     def release_owner(self, owner: str) -> int:
         with self._lock:

@@ -161,10 +161,10 @@ class SQLiteBudgetLedger:
         with self._lock:
             self._conn.execute("DELETE FROM budget_holds WHERE hold_id = ?", (hold_id,))
 
-    def extend(self, hold_id: str, expires_at: float) -> None:
+    def extend(self, hold_id: str, expires_at: float, owner: str | None = None) -> None:
         with self._lock:
-            self._conn.execute("UPDATE budget_holds SET expires_at = ? WHERE hold_id = ?",
-                               (expires_at, hold_id))
+            self._conn.execute("UPDATE budget_holds SET expires_at = ?, owner = COALESCE(?, owner) "
+                               "WHERE hold_id = ?", (expires_at, owner, hold_id))
 
     def release_owner(self, owner: str) -> int:
         with self._lock:
