@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fleetcost.errors import ConfigError
+from fleetcost.routing.config import RoutingConfig
 
 
 class _Strict(BaseModel):
@@ -47,6 +48,8 @@ class ProviderConfig(_Strict):
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
     retry_backoff_s: float = Field(default=0.25, ge=0)
+    # Where the deployment keeps data; tenants' `[routing.tenants]` allow-lists read it.
+    region: str | None = None
 
 
 class ModelConfig(_Strict):
@@ -56,6 +59,10 @@ class ModelConfig(_Strict):
     # Price override, USD per million tokens as decimal strings
     # (input, output, cache_read, cache_write_5m, cache_write_1h, batch_discount).
     price: dict[str, str] | None = None
+    # Aliases tried in order when this one fails (429, 5xx, timeout, context length).
+    fallbacks: list[str] = Field(default_factory=list)
+    # What the model can take (tools, images, json); none listed: assume all.
+    capabilities: list[str] | None = None
 
 
 class CacheConfig(_Strict):
@@ -94,6 +101,7 @@ class Settings(_Strict):
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     pricing: PricingConfig = PricingConfig()
     cache: CacheConfig = CacheConfig()
+    routing: RoutingConfig = RoutingConfig()
 
     def with_upstreams(self, upstreams: dict[str, str]) -> Settings:
         """Apply `--upstream NAME=URL`: repoint a provider (or add one of that kind)."""
@@ -139,4 +147,23 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
                 f"config {path}: models.{alias}.provider names {model.provider!r}, "
                 "which is not under [providers]"
             )
+    _check_routing(settings, path)
     return settings
+
+
+def _check_routing(settings: Settings, path: object) -> None:
+    """Names in `[routing]` and `fallbacks` must resolve at startup, not per call."""
+    for alias, model in settings.models.items():
+        for name in model.fallbacks:
+            if name not in settings.models:
+                raise ConfigError(f"config {path}: models.{alias}.fallbacks names {name!r}, "
+                                  "which is not under [models]")
+    routing = settings.routing
+    if routing.policies and (routing.weak is None or routing.strong is None):
+        raise ConfigError(f"config {path}: routing.policies needs routing.weak and "
+                          "routing.strong (the two tiers a policy chooses between)")
+    for tenant, allow in routing.tenants.items():
+        for name in allow.providers or ():
+            if name not in settings.providers:
+                raise ConfigError(f"config {path}: routing.tenants.{tenant}.providers "
+                                  f"names {name!r}, which is not under [providers]")

@@ -18,7 +18,9 @@ from fleetcost.pipeline.upstream import Timeout, UpstreamClient, timeout_for
 from fleetcost.pricing.catalog import Catalog, price_from_dict
 from fleetcost.providers import registry
 from fleetcost.providers.base import WireAdapter
+from fleetcost.routing.router import Router
 from fleetcost.storage.base import CacheEntry, CacheStore
+from fleetcost.storage.shadow import ShadowRecord
 from fleetcost.types import CallRecord, Price
 
 RecordSink = Callable[[CallRecord], None]
@@ -56,6 +58,10 @@ class GatewayContext:
     _price_memo: dict[str, Price | None] = field(default_factory=dict)
     # Cache entries handed to a worker thread and not yet in the store.
     cache_pending: dict[str, CacheEntry] = field(default_factory=dict)
+    router: Router = field(init=False)
+    # Off-the-hot-path work (shadow calls) kept referenced until it ends.
+    background: set[object] = field(default_factory=set)
+    shadow_sink: Callable[[ShadowRecord], None] | None = None
 
     def __post_init__(self) -> None:
         self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}
@@ -65,6 +71,9 @@ class GatewayContext:
         }
         if overrides:
             self.catalog = self.catalog.with_overrides(overrides)
+        from fleetcost.pipeline.helpers import build_router
+
+        self.router = build_router(self)
 
     def default_deployment(self, kind: str) -> Deployment | None:
         """The provider named after the protocol, else the first of that kind."""

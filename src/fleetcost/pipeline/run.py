@@ -15,15 +15,19 @@ from decimal import Decimal
 
 from fleetcost.errors import FleetcostError, UpstreamError
 from fleetcost.pipeline.account import account, cost_header
-from fleetcost.pipeline.cache import CachePlan, entry_for, lookup, plan
-from fleetcost.pipeline.call import open_upstream
-from fleetcost.pipeline.context import Deployment, GatewayContext
+from fleetcost.pipeline.cache import CachePlan, entry_for, lookup
+from fleetcost.pipeline.cache import plan as cache_plan
+from fleetcost.pipeline.cascade import try_weak
+from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.estimate import partial_usage
+from fleetcost.pipeline.fallback import open_planned
 from fleetcost.pipeline.identify import identify
 from fleetcost.pipeline.route import route
+from fleetcost.pipeline.shadow import maybe_shadow
 from fleetcost.pipeline.state import CallState, Reply, StreamReply
 from fleetcost.pipeline.upstream import Response, UpstreamConnectionError
-from fleetcost.providers.base import StreamTap, WireAdapter
+from fleetcost.providers.base import Answer, StreamTap, WireAdapter
+from fleetcost.routing.base import Candidate, RoutePlan
 from fleetcost.storage.base import CacheEntry
 from fleetcost.types import CallRecord, Usage
 
@@ -58,20 +62,35 @@ async def handle_chat(
     try:
         state.request = adapter.parse_request(body)
         identify(state)
-        cache = plan(state, ctx.settings.cache)
+        cache = cache_plan(state, ctx.settings.cache)
         hit = lookup(ctx.cache, cache, ctx.cache_pending)
         if hit is not None:
             return _from_cache(state, ctx, hit)
-        dep = route(state, ctx)
+        plan = await route(state, ctx)
     except FleetcostError as exc:
         return error_reply(adapter, exc)
-    assert state.upstream_model is not None
     if cache.key is not None:
         state.response_cache = "miss"
-    upstream_body = adapter.upstream_body(state.request, state.upstream_model)
+    steps = plan.steps
+    if plan.escalate:
+        accepted = await try_weak(state, ctx, plan)
+        if accepted is not None:
+            return _accepted(state, ctx, plan, *accepted)
+        steps = plan.escalate
     if state.request.stream:
-        return await _streamed(state, ctx, dep, upstream_body, cache)
-    return await _whole(state, ctx, dep, upstream_body, cache)
+        return await _streamed(state, ctx, steps, cache)
+    return await _whole(state, ctx, plan, steps, cache)
+
+
+def _accepted(state: CallState, ctx: GatewayContext, plan: RoutePlan, raw: bytes,
+              record: CallRecord, answer: Answer) -> Reply | StreamReply:
+    """The cascade's weak answer passed its gate: send it as the provider sent it."""
+    maybe_shadow(state, ctx, plan, answer.text)
+    if state.request is not None and state.request.stream:
+        tail = b": fleetcost-cost-usd=" + cost_header(record) + b"\n\n"
+        return StreamReply(200, [SSE, (b"cache-control", b"no-cache"), *_headers(state, record)],
+                           _replay(raw + tail))
+    return Reply(200, [JSON, *_headers(state, record)], raw)
 
 
 def _from_cache(state: CallState, ctx: GatewayContext, hit: CacheEntry) -> Reply | StreamReply:
@@ -120,15 +139,16 @@ def _failed(state: CallState, ctx: GatewayContext, exc: UpstreamError) -> Reply:
 
 
 async def _whole(
-    state: CallState, ctx: GatewayContext, dep: Deployment, body: bytes, cache: CachePlan
+    state: CallState, ctx: GatewayContext, plan: RoutePlan, steps: tuple[Candidate, ...],
+    cache: CachePlan,
 ) -> Reply:
     try:
-        resp = await open_upstream(state, ctx, dep, body)
+        resp = await open_planned(state, ctx, steps)
         try:
             payload = await resp.read()
         except (UpstreamConnectionError, TimeoutError) as exc:
-            raise UpstreamError(f"upstream {dep.name} response cut: {type(exc).__name__}",
-                                status=502) from exc
+            raise UpstreamError(f"upstream {state.deployment} response cut: "
+                                f"{type(exc).__name__}", status=502) from exc
         finally:
             resp.release()
         parsed = state.adapter.parse_response(payload)
@@ -138,16 +158,18 @@ async def _whole(
     state.answered_model = parsed.model
     record = account(state, ctx)
     _store(state, ctx, cache, payload, record)
+    if plan.routed and ctx.shadow_sink is not None:
+        maybe_shadow(state, ctx, plan, state.adapter.answer(payload, False).text)
     extra = [(k.encode(), v.encode()) for k in FORWARDED if (v := resp.headers.get(k))]
     return Reply(200, [JSON, *_headers(state, record), *extra], payload)
 
 
 async def _streamed(
-    state: CallState, ctx: GatewayContext, dep: Deployment, body: bytes, cache: CachePlan
+    state: CallState, ctx: GatewayContext, steps: tuple[Candidate, ...], cache: CachePlan
 ) -> Reply | StreamReply:
     assert state.request is not None
     try:
-        resp = await open_upstream(state, ctx, dep, body)
+        resp = await open_planned(state, ctx, steps)
     except UpstreamError as exc:
         return _failed(state, ctx, exc)
     tap = state.adapter.stream_tap(state.request)

@@ -26,6 +26,7 @@ from fleetcost.storage.base import CacheStore, UsageLog
 from fleetcost.storage.cache_memory import MemoryCacheStore
 from fleetcost.storage.cache_sqlite import SQLiteCacheStore
 from fleetcost.storage.memory import MemoryUsageLog
+from fleetcost.storage.shadow import MemoryShadowLog, SQLiteShadowLog
 from fleetcost.storage.sqlite import SQLiteUsageLog
 from fleetcost.storage.writer import LedgerWriter
 
@@ -76,6 +77,10 @@ class GatewayApp:
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
             sinks=[self.writer.submit, self.metrics.observe],
         )
+        if settings.routing.shadow.sample_rate > 0:  # shadow evaluations, beside the ledger
+            shadow = (MemoryShadowLog() if settings.storage.kind == "memory"
+                      else SQLiteShadowLog(settings.storage.path))
+            self.ctx.shadow_sink = shadow.append
         self.routes = handlers.route_table(self) | admin.route_table(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

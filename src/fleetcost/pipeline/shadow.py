@@ -1,0 +1,58 @@
+"""Shadow calls: a sample of cheap-routed calls is re-asked of the strong model.
+
+Runs after the client has its answer (a background task), so it adds nothing
+to the call's latency. The strong call is a ledger row of its own (its cost
+is routing's overhead); the agreement of the two answers goes to the
+`shadow_evals` table, per task type, to audit the routing policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from fleetcost.errors import FleetcostError
+from fleetcost.pipeline.context import GatewayContext
+from fleetcost.pipeline.fallback import body_for
+from fleetcost.pipeline.helpers import helper_call, helper_candidate
+from fleetcost.pipeline.state import CallState
+from fleetcost.routing.base import RoutePlan
+from fleetcost.routing.shadow import sampled
+from fleetcost.routing.similarity import similarity
+from fleetcost.storage.shadow import ShadowRecord
+
+log = logging.getLogger("fleetcost.shadow")
+
+
+def maybe_shadow(state: CallState, ctx: GatewayContext, plan: RoutePlan, text: str) -> None:
+    cfg = ctx.settings.routing
+    if (not plan.routed or ctx.shadow_sink is None or cfg.strong is None
+            or f"{state.deployment}/{state.upstream_model}" not in plan.weak
+            or not sampled(state.call_id, cfg.shadow.sample_rate)):
+        return
+    task = asyncio.get_running_loop().create_task(_shadow(state, ctx, cfg.strong, text))
+    ctx.background.add(task)
+    task.add_done_callback(ctx.background.discard)
+
+
+async def _shadow(state: CallState, ctx: GatewayContext, strong: str, text: str) -> None:
+    try:
+        candidate = helper_candidate(ctx, state, strong)
+    except FleetcostError:
+        return  # the strong model is outside the tenant's allow-list: no shadow
+    body = body_for(state, candidate.model, {"stream": False, "stream_options": None})
+    answer = await helper_call(state, ctx, candidate, body, f"shadow of {state.call_id}")
+    if answer is None or ctx.shadow_sink is None:
+        return
+    score = similarity(text, answer.text)
+    record = ShadowRecord(
+        call_id=state.call_id, shadow_call_id="", ts=datetime.now(UTC).isoformat(),
+        tenant=state.identity.tenant, task_type=state.identity.task_type,
+        weak_model=state.answered_model or state.upstream_model, strong_model=candidate.model,
+        similarity=round(score, 4), agree=score >= ctx.settings.routing.shadow.agree_threshold,
+    )
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, ctx.shadow_sink, record)
+    except Exception:  # an audit write must never disturb serving
+        log.exception("shadow record for %s not written", state.call_id)

@@ -1,0 +1,8 @@
+"""Routing: which model answers a call, and what to do when it cannot.
+
+Policies (rules, a trained router, an LLM-as-router, a cascade) choose a tier;
+the router turns the tier into an ordered plan of deployments (the tier's
+model and its fallbacks), filtered by what the request needs and by where the
+tenant's data may go. Nothing here talks to the network: calls the policies
+need (the LLM router, cascade gates) go through callables the pipeline hands in.
+"""

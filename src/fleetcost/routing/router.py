@@ -1,0 +1,109 @@
+"""The router: `[routing] policies` in order, then the plan of deployments.
+
+For a requested model listed in `[routing] models` (default `auto`) the
+policies decide in order; the first that decides wins, else
+`default_tier`. A `weak` decision tries the weak chain, then the strong one
+as the last fallbacks (a down cheap model must not fail the call); `strong`
+tries the strong chain; `cascade` tries weak, and hands the strong chain to
+the cascade for escalation. Any other model name is served as asked, with its
+own fallbacks. Every chain is filtered by `candidates.constrain`, and ordered
+by the cooldowns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fleetcost.config import Settings
+from fleetcost.routing.base import Candidate, Decision, RouteInput, RoutePlan, RoutingPolicy
+from fleetcost.routing.candidates import ContextWindow, chain, constrain
+from fleetcost.routing.cooldown import Cooldowns
+from fleetcost.routing.llm_router import Ask, LLMRouterPolicy
+from fleetcost.routing.rules import RulesPolicy
+
+
+class CascadePolicy:
+    """Always decides `cascade`: place it last, after the policies that may be sure."""
+
+    name = "cascade"
+
+    async def decide(self, request: RouteInput) -> Decision:
+        gates = "+".join(self._gates)
+        return Decision("cascade", "cascade", f"weak first, gates {gates}")
+
+    def __init__(self, gates: list[str]) -> None:
+        self._gates = gates
+
+
+def build_policies(settings: Settings, ask: Ask,
+                   trained: Callable[[], Any] | None = None) -> list[RoutingPolicy]:
+    cfg = settings.routing
+    out: list[RoutingPolicy] = []
+    for name in cfg.policies:
+        if name == "rules":
+            out.append(RulesPolicy(cfg.rules))
+        elif name == "cascade":
+            out.append(CascadePolicy(list(cfg.cascade.gates)))
+        elif name == "llm":
+            if cfg.llm is None:
+                raise ValueError("routing.policies lists llm without [routing.llm]")
+            out.append(LLMRouterPolicy(cfg.llm, ask))
+        else:
+            from fleetcost.routing.policies.trained import TrainedPolicy
+
+            if cfg.trained is None:
+                raise ValueError("routing.policies lists trained without [routing.trained]")
+            out.append(TrainedPolicy(cfg.trained, trained() if trained else None))
+    return out
+
+
+class Router:
+    def __init__(self, settings: Settings, policies: list[RoutingPolicy],
+                 window: ContextWindow) -> None:
+        self.settings = settings
+        self.policies = policies
+        self.window = window
+        self.cooldowns = Cooldowns(settings.routing.cooldown_s)
+        self._routed = frozenset(settings.routing.models) if policies else frozenset()
+
+    async def decide(self, request: RouteInput) -> Decision:
+        for policy in self.policies:
+            decision = await policy.decide(request)
+            if decision is not None:
+                return decision
+        return Decision(self.settings.routing.default_tier, "default", "no policy decided")
+
+    async def plan(self, request: RouteInput, kind: str) -> RoutePlan:
+        name = request.requested_model
+        if name not in self._routed:
+            steps = self._chain(request, kind, name)
+            reason = f"alias:{name}" if name in self.settings.models else "direct"
+            return RoutePlan(tuple(self.cooldowns.order(steps)), reason)
+        decision = await self.decide(request)
+        cfg = self.settings.routing
+        assert cfg.weak is not None and cfg.strong is not None
+        strong = self._chain(request, kind, cfg.strong, required=False)
+        weak = self._chain(request, kind, cfg.weak, required=not strong)
+        escalate: list[Candidate] = []
+        if decision.target == "strong" or not weak:
+            steps = strong
+        elif decision.target == "weak":
+            steps = weak + [c for c in strong if c not in weak]
+        else:
+            steps, escalate = weak, strong
+        if not steps:
+            steps = self._chain(request, kind, cfg.strong)  # raises the constraint's error
+        return RoutePlan(tuple(self.cooldowns.order(steps)), decision.reason,
+                         tuple(self.cooldowns.order(escalate)), routed=True,
+                         weak=frozenset(c.key for c in weak))
+
+    def _chain(self, request: RouteInput, kind: str, name: str,
+               required: bool = True) -> list[Candidate]:
+        found = chain(self.settings, name, kind)
+        try:
+            return constrain(self.settings, request, kind, found, self.window)
+        except Exception:
+            if required:
+                raise
+            return []
