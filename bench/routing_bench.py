@@ -117,7 +117,7 @@ def run(calls: int, router: str | None, trajectories: str) -> dict[str, Any]:
         result["trained"] = {"skipped": "fleetcost.routing.trained is not on this branch"}
     else:
         if router is None:
-            result["trained"] = {"skipped": "pass --router FILE (written by fleetcost router train)"}
+            result["trained"] = {"skipped": "pass --router FILE (`fleetcost router train`)"}
         else:
             trained = _context({"policies": ["trained"], "trained": {"path": router}})
             result["trained"] = _summary(asyncio.run(_route_times(trained, bodies, "auto")))
