@@ -59,7 +59,7 @@ def route_input(state: CallState) -> RouteInput:
         chars=chars + (len(str(request.tools)) if request.tools else 0),
         max_output=request.max_tokens or 0, tools=bool(request.tools), images=images,
         response_format=request.body.get("response_format") is not None, count=count,
-        state=state,
+        state=state, opt=state.headers.get("x-fleetcost-route"),
     )
 
 
@@ -85,9 +85,8 @@ async def route(state: CallState, ctx: GatewayContext) -> RoutePlan:
             f"model {requested!r} is served by provider {alias.provider} over the "
             f"{provider.kind} protocol; send it to that protocol's endpoint", param="model")
     state.route_reason = plan.reason
-    if plan.routed and (strong := ctx.settings.routing.strong) is not None:
-        state.reference_price = ctx.price(strong) or ctx.price(
-            (ctx.settings.models[strong].model or strong) if strong in ctx.settings.models
-            else strong)
+    if plan.routed and plan.reference is not None:
+        ref = plan.reference
+        state.reference_price = ctx.price(ref.alias) or ctx.price(ref.model)
     use(state, ctx, plan.steps[0])
     return plan

@@ -12,12 +12,11 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from fleetcost.errors import FleetcostError
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.fallback import body_for
-from fleetcost.pipeline.helpers import helper_call, helper_candidate
+from fleetcost.pipeline.helpers import helper_call
 from fleetcost.pipeline.state import CallState
-from fleetcost.routing.base import RoutePlan
+from fleetcost.routing.base import Candidate, RoutePlan
 from fleetcost.routing.shadow import sampled
 from fleetcost.routing.similarity import similarity
 from fleetcost.storage.shadow import ShadowRecord
@@ -27,20 +26,18 @@ log = logging.getLogger("fleetcost.shadow")
 
 def maybe_shadow(state: CallState, ctx: GatewayContext, plan: RoutePlan, text: str) -> None:
     cfg = ctx.settings.routing
-    if (not plan.routed or ctx.shadow_sink is None or cfg.strong is None
+    if (not plan.routed or ctx.shadow_sink is None or plan.reference is None
             or f"{state.deployment}/{state.upstream_model}" not in plan.weak
             or not sampled(state.call_id, cfg.shadow.sample_rate)):
         return
-    task = asyncio.get_running_loop().create_task(_shadow(state, ctx, cfg.strong, text))
+    task = asyncio.get_running_loop().create_task(_shadow(state, ctx, plan.reference, text))
     ctx.background.add(task)
     task.add_done_callback(ctx.background.discard)
 
 
-async def _shadow(state: CallState, ctx: GatewayContext, strong: str, text: str) -> None:
-    try:
-        candidate = helper_candidate(ctx, state, strong)
-    except FleetcostError:
-        return  # the strong model is outside the tenant's allow-list: no shadow
+async def _shadow(state: CallState, ctx: GatewayContext, candidate: Candidate,
+                  text: str) -> None:
+    # The reference passed the plan's constraints, the tenant's allow-list included.
     body = body_for(state, candidate.model, {"stream": False, "stream_options": None})
     answer = await helper_call(state, ctx, candidate, body, f"shadow of {state.call_id}")
     if answer is None or ctx.shadow_sink is None:

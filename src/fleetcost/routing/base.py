@@ -52,6 +52,9 @@ class RouteInput:
     images: bool = False
     response_format: bool = False
     count: Callable[[], int] = lambda: 0
+    # The request header `X-Fleetcost-Route`: `auto` opts a named model into
+    # routing, `off` serves even a routed name as asked.
+    opt: str | None = None
     # The pipeline's own per-call object, opaque here; helper calls made on the
     # request's behalf (the LLM router) are attributed to it.
     state: object = None
@@ -110,7 +113,8 @@ class RoutePlan:
     """Deployments to try in order; `escalate` is the strong chain of a cascade.
 
     `routed` says a policy chose the tier (so the call's saving is measured
-    against the strong model); `weak` marks the candidates of the weak tier.
+    against `reference`, the strong model); `weak` marks the weak tier's
+    deployments (by `Candidate.key`).
     """
 
     steps: tuple[Candidate, ...]
@@ -118,3 +122,6 @@ class RoutePlan:
     escalate: tuple[Candidate, ...] = ()
     routed: bool = False
     weak: frozenset[str] = frozenset()
+    # The strong tier's first deployment: the price a routed call's saving is
+    # measured against, and where shadow calls go.
+    reference: Candidate | None = None

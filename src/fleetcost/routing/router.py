@@ -12,12 +12,15 @@ by the cooldowns.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
+from importlib import resources
 from typing import Any
 
 from fleetcost.config import Settings
 from fleetcost.routing.base import Candidate, Decision, RouteInput, RoutePlan, RoutingPolicy
 from fleetcost.routing.candidates import ContextWindow, chain, constrain
+from fleetcost.routing.config import RuleConfig
 from fleetcost.routing.cooldown import Cooldowns
 from fleetcost.routing.llm_router import Ask, LLMRouterPolicy
 from fleetcost.routing.rules import RulesPolicy
@@ -58,6 +61,13 @@ def build_policies(settings: Settings, ask: Ask,
     return out
 
 
+def load_defaults() -> tuple[dict[str, str], list[RuleConfig]]:
+    """The cheaper-sibling table and default rules for opted-in requests (data file)."""
+    text = resources.files("fleetcost.routing").joinpath("defaults.toml").read_text()
+    data = tomllib.loads(text)
+    return dict(data.get("cheaper", {})), [RuleConfig(**r) for r in data.get("rules", [])]
+
+
 class Router:
     def __init__(self, settings: Settings, policies: list[RoutingPolicy],
                  window: ContextWindow) -> None:
@@ -66,25 +76,42 @@ class Router:
         self.window = window
         self.cooldowns = Cooldowns(settings.routing.cooldown_s)
         self._routed = frozenset(settings.routing.models) if policies else frozenset()
+        self._cheaper, rules = load_defaults()
+        self._opt_in_policies = policies or [RulesPolicy(rules)]
 
-    async def decide(self, request: RouteInput) -> Decision:
-        for policy in self.policies:
+    async def decide(self, request: RouteInput,
+                     policies: list[RoutingPolicy] | None = None) -> Decision:
+        for policy in self.policies if policies is None else policies:
             decision = await policy.decide(request)
             if decision is not None:
                 return decision
         return Decision(self.settings.routing.default_tier, "default", "no policy decided")
 
+    def tiers(self, request: RouteInput) -> tuple[str, str] | None:
+        """(weak, strong) when this request is routed, else None (serve as asked)."""
+        name, cfg = request.requested_model, self.settings.routing
+        if request.opt == "off":
+            return None
+        if name in self._routed:
+            assert cfg.weak is not None and cfg.strong is not None
+            return cfg.weak, cfg.strong
+        if request.opt == "auto":
+            weak = cfg.weak or self._cheaper.get(name)
+            if weak is not None and weak != name:
+                return weak, name
+        return None
+
     async def plan(self, request: RouteInput, kind: str) -> RoutePlan:
         name = request.requested_model
-        if name not in self._routed:
+        tiers = self.tiers(request)
+        if tiers is None:
             steps = self._chain(request, kind, name)
             reason = f"alias:{name}" if name in self.settings.models else "direct"
             return RoutePlan(tuple(self.cooldowns.order(steps)), reason)
-        decision = await self.decide(request)
-        cfg = self.settings.routing
-        assert cfg.weak is not None and cfg.strong is not None
-        strong = self._chain(request, kind, cfg.strong, required=False)
-        weak = self._chain(request, kind, cfg.weak, required=not strong)
+        policies = self.policies if name in self._routed else self._opt_in_policies
+        decision = await self.decide(request, policies)
+        strong = self._chain(request, kind, tiers[1], required=False)
+        weak = self._chain(request, kind, tiers[0], required=not strong)
         escalate: list[Candidate] = []
         if decision.target == "strong" or not weak:
             steps = strong
@@ -93,10 +120,11 @@ class Router:
         else:
             steps, escalate = weak, strong
         if not steps:
-            steps = self._chain(request, kind, cfg.strong)  # raises the constraint's error
+            steps = self._chain(request, kind, tiers[1])  # raises the constraint's error
         return RoutePlan(tuple(self.cooldowns.order(steps)), decision.reason,
                          tuple(self.cooldowns.order(escalate)), routed=True,
-                         weak=frozenset(c.key for c in weak))
+                         weak=frozenset(c.key for c in weak),
+                         reference=strong[0] if strong else None)
 
     def _chain(self, request: RouteInput, kind: str, name: str,
                required: bool = True) -> list[Candidate]:
