@@ -65,8 +65,9 @@ def test_demo_tables_are_the_ledger_totals(
                 env, timeout=170)
     assert done.returncode == 0, done.stderr.decode()
     report = orjson.loads(done.stdout)
-    (baseline,) = report["scenarios"]
+    baseline = report["scenarios"][0]
     assert baseline["name"] == SCENARIOS[0].name
+    assert [s["name"] for s in report["scenarios"]] == [s.name for s in SCENARIOS]
 
     expected_calls = sum(c.assistant_turns for c in conversations[:4])
     assert baseline["calls_sent"] == expected_calls
@@ -75,7 +76,8 @@ def test_demo_tables_are_the_ledger_totals(
 
     listed = _run(["calls", "--json"], env, timeout=60)
     assert listed.returncode == 0, listed.stderr.decode()
-    rows = orjson.loads(listed.stdout)
+    rows = [r for r in orjson.loads(listed.stdout)
+            if r["session_id"].startswith(SCENARIOS[0].name + "/")]
     assert len(rows) == expected_calls
     assert all(row["cost_usd"] is not None for row in rows), "every demo model has a price"
 

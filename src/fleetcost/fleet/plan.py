@@ -71,6 +71,8 @@ class Scenario:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("baseline", "every lever off", (("X-Fleetcost-Cache", "off"),)),
+    Scenario("routing", "routing: short prompts to the model's cheaper sibling",
+             (("X-Fleetcost-Cache", "off"), ("X-Fleetcost-Route", "auto"))),
 )
 
 
