@@ -97,30 +97,33 @@ def check_ledger(stack: Stack, call_id: str, escalate: bool, weak: dict, strong:
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 def test_cascade_escalates_exactly_the_rejected(stack: Stack, stream: bool) -> None:
-    client = openai.OpenAI(base_url=stack.gateway + "/v1", api_key="sk-test", max_retries=0)
-    verdicts = []
-    for prompt in PROMPTS:
-        escalate, weak, strong = expected(stack, prompt)
-        verdicts.append(escalate)
-        before = {r["call_id"] for r in stack.ledger(0)}
-        messages = [{"role": "user", "content": prompt}]
-        if stream:
-            with client.chat.completions.with_streaming_response.create(
-                model="auto", messages=messages, max_tokens=30, stream=True,
-            ) as resp:
-                headers = resp.headers
-                chunks = list(resp.parse())
-            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-            assert chunks[-1].choices[0].finish_reason is not None
-        else:
-            raw = client.chat.completions.with_raw_response.create(
-                model="auto", messages=messages, max_tokens=30)
-            headers = raw.headers
-            text = raw.parse().choices[0].message.content or ""
-        answered = strong if escalate else weak
-        assert text == answered["choices"][0]["message"]["content"]
-        assert headers["x-fleetcost-model"] == answered["model"]
-        assert headers["x-fleetcost-route"].startswith("cascade:")
-        check_ledger(stack, headers["x-fleetcost-call-id"], escalate, weak, strong, before)
+    with openai.OpenAI(base_url=stack.gateway + "/v1", api_key="sk-test",
+                       max_retries=0) as client:
+        verdicts = [one(stack, client, prompt, stream) for prompt in PROMPTS]
     # The sample must exercise both verdicts, or it proves nothing.
     assert any(verdicts) and not all(verdicts)
+
+
+def one(stack: Stack, client: openai.OpenAI, prompt: str, stream: bool) -> bool:
+    escalate, weak, strong = expected(stack, prompt)
+    before = {r["call_id"] for r in stack.ledger(0)}
+    messages = [{"role": "user", "content": prompt}]
+    if stream:
+        with client.chat.completions.with_streaming_response.create(
+            model="auto", messages=messages, max_tokens=30, stream=True,
+        ) as resp:
+            headers = resp.headers
+            chunks = list(resp.parse())
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert chunks[-1].choices[0].finish_reason is not None
+    else:
+        raw = client.chat.completions.with_raw_response.create(
+            model="auto", messages=messages, max_tokens=30)
+        headers = raw.headers
+        text = raw.parse().choices[0].message.content or ""
+    answered = strong if escalate else weak
+    assert text == answered["choices"][0]["message"]["content"]
+    assert headers["x-fleetcost-model"] == answered["model"]
+    assert headers["x-fleetcost-route"].startswith("cascade:")
+    check_ledger(stack, headers["x-fleetcost-call-id"], escalate, weak, strong, before)
+    return escalate

@@ -48,24 +48,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_llm_router_tier_is_followed(stack: Stack) -> None:
-    client = openai.OpenAI(base_url=stack.gateway + "/v1", api_key="sk-test", max_retries=0)
-    tiers = []
-    for i in range(10):
-        text = f"Please summarise ticket {i} for the on-call engineer."
-        body = registry.get("openai").prompt_body("gpt-4.1-nano", router_prompt(text, 2000),
-                                                 64, SCHEMA)
-        direct = httpx.post(stack.emulator + "/v1/chat/completions", content=body,
-                            headers={"content-type": "application/json"}).json()
-        tier = httpx.Response(200, content=direct["choices"][0]["message"]["content"]).json()[
-            "tier"]
-        tiers.append(tier)
-        raw = client.chat.completions.with_raw_response.create(
-            model="auto", messages=[{"role": "user", "content": text}], max_tokens=10)
-        assert raw.headers["x-fleetcost-route"] == f"llm:nano chose {tier}"
-        assert raw.headers["x-fleetcost-model"] == ("gpt-4o-mini" if tier == "weak" else "gpt-4o")
-        call_id = raw.headers["x-fleetcost-call-id"]
-        stack.call(call_id)
-        helper = [r for r in stack.ledger(0) if r["route_reason"] == f"llm-router for {call_id}"]
-        assert len(helper) == 1 and helper[0]["model"] == "gpt-4.1-nano"
-        assert helper[0]["saved_usd"].startswith("-")
+    with openai.OpenAI(base_url=stack.gateway + "/v1", api_key="sk-test",
+                       max_retries=0) as client:
+        tiers = [one(stack, client, i) for i in range(10)]
     assert set(tiers) == {"weak", "strong"}
+
+
+def one(stack: Stack, client: openai.OpenAI, i: int) -> str:
+    text = f"Please summarise ticket {i} for the on-call engineer."
+    body = registry.get("openai").prompt_body("gpt-4.1-nano", router_prompt(text, 2000),
+                                             64, SCHEMA)
+    direct = httpx.post(stack.emulator + "/v1/chat/completions", content=body,
+                        headers={"content-type": "application/json"}).json()
+    tier = httpx.Response(200, content=direct["choices"][0]["message"]["content"]).json()[
+        "tier"]
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": text}], max_tokens=10)
+    assert raw.headers["x-fleetcost-route"] == f"llm:nano chose {tier}"
+    assert raw.headers["x-fleetcost-model"] == ("gpt-4o-mini" if tier == "weak" else "gpt-4o")
+    call_id = raw.headers["x-fleetcost-call-id"]
+    stack.call(call_id)
+    helper = [r for r in stack.ledger(0) if r["route_reason"] == f"llm-router for {call_id}"]
+    assert len(helper) == 1 and helper[0]["model"] == "gpt-4.1-nano"
+    assert helper[0]["saved_usd"].startswith("-")
+    return str(tier)
