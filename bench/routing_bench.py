@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.prompts import build_mix
+from bench.prompts import TRAJECTORIES, build_mix
 
 RULES = [
     {"name": "json", "tier": "weak", "response_format": True},
@@ -103,8 +103,8 @@ def _gate_times(calls: int) -> list[float]:
     return asyncio.run(loop())
 
 
-def run(calls: int, router: str | None, trajectories: str) -> dict[str, Any]:
-    mix = build_mix(count=48, stream_share=0.0, path=Path(trajectories))
+def run(calls: int, router: str | None, trajectories: str | None = None) -> dict[str, Any]:
+    mix = build_mix(count=48, stream_share=0.0, path=Path(trajectories or TRAJECTORIES))
     bodies = [mix[i % len(mix)].body for i in range(calls)]
     result: dict[str, Any] = {}
     plain = _context({})
@@ -130,9 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calls", type=int, default=2000)
     p.add_argument("--router", default=None, help="trained router file")
     p.add_argument("--out", default="bench/results/routing.json")
-    p.add_argument("--trajectories", default="/work/shared/data/tau-bench/"
-                   "historical_trajectories/gpt-4o-airline.json")
+    p.add_argument("--routing-path", default=None,
+                   help="extra folder searched for fleetcost.routing modules (to measure the "
+                   "trained router from a branch where it lives)")
+    p.add_argument("--trajectories", default=None, help="tau-bench trajectories JSON")
     args = p.parse_args(argv)
+    if args.routing_path:
+        import fleetcost.routing
+
+        fleetcost.routing.__path__.append(args.routing_path)
     result = run(args.calls, args.router, args.trajectories)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
