@@ -72,3 +72,49 @@ def one(stack: Stack, client: openai.OpenAI, i: int) -> str:
     assert len(helper) == 1 and helper[0]["model"] == "gpt-4.1-nano"
     assert helper[0]["saved_usd"].startswith("-")
     return str(tier)
+
+
+FALLBACK_CONFIG = """
+[models.small]
+provider = "openai"
+model = "gpt-4o-mini"
+
+[models.big]
+provider = "openai"
+model = "gpt-4o"
+
+[models.chatty]
+provider = "anthropic"
+model = "claude-haiku-4-5"
+
+[routing]
+weak = "small"
+strong = "big"
+policies = ["llm"]
+
+[routing.llm]
+model = "chatty"
+fallback_tier = "weak"
+"""
+
+
+@pytest.mark.parametrize("latency, timeout, why", [
+    ("zero", 5.0, "out of schema"),  # no JSON mode in its protocol: it answers prose
+    ("realistic", 0.05, "timed out"),  # first token after ~0.3 s
+])
+def test_llm_router_falls_back(tmp_path_factory: pytest.TempPathFactory, latency: str,
+                               timeout: float, why: str) -> None:
+    config = FALLBACK_CONFIG + f"timeout_s = {timeout}\n"
+    with run_stack(tmp_path_factory.mktemp("llm-fallback"), ("--latency", latency),
+                   config=config) as stack, \
+            openai.OpenAI(base_url=stack.gateway + "/v1", api_key="sk", max_retries=0) as c:
+        raw = c.chat.completions.with_raw_response.create(
+            model="auto", messages=[{"role": "user", "content": "Summarise my trip"}],
+            max_tokens=5)
+        assert raw.headers["x-fleetcost-route"] == f"llm:chatty {why}: fallback"
+        assert raw.headers["x-fleetcost-model"] == "gpt-4o-mini"
+        call_id = raw.headers["x-fleetcost-call-id"]
+        stack.call(call_id)
+        helper = [r for r in stack.ledger(0) if r["route_reason"] == f"llm-router for {call_id}"]
+        assert len(helper) == 1
+        assert helper[0]["outcome"] == ("success" if why == "out of schema" else "cancelled")

@@ -76,7 +76,7 @@ def constrain(
     if permitted and not capable:
         raise RouteRefused(f"no allowed deployment of {request.requested_model!r} supports "
                            f"{', '.join(sorted(needs))}", param="model")
-    fitting = [c for c in capable if _fits(request, window(c.model))]
+    fitting = [c for c in capable if _fits(request, window(c.alias) or window(c.model))]
     if capable and not fitting:
         raise RouteUnfit(f"the prompt (about {request.tokens()} tokens) plus max output "
                          f"{request.max_output} exceeds the context window of every allowed "
