@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from tests.gateway.conftest import Stack, run_stack
+from tests.gateway.conftest import run_stack
 
 CONFIG = """
 [models.tiny]
