@@ -1,0 +1,50 @@
+"""The seam between the semantic cache and the judgement "is this the same question?".
+
+Why a seam: the cache (index, scope, store, pipeline stage) and the match
+policy (cosine threshold, detail guard, any re-ranker) change for different
+reasons and are measured differently (latency vs `fleetcost eval cache`). The
+pipeline only ever asks a `HitVerifier`; `eval cache` measures the same object,
+so the quality figures describe what the gateway actually serves.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from fleetcost.cache.guard import GuardConfig, extract, refusal
+
+if TYPE_CHECKING:
+    from fleetcost.cache.embed import FloatArray
+
+
+class HitVerifier(Protocol):
+    """Decides whether a cached question may answer a new one."""
+
+    def verdict(self, query: str, candidate: str, cosine: float, threshold: float) -> str | None:
+        """None to serve the candidate; otherwise a short reason for refusing it."""
+        ...
+
+
+class GuardVerifier:
+    """Cosine threshold, then the lexical detail guard with MiniLM word vectors."""
+
+    def __init__(self, config: GuardConfig | None = None) -> None:
+        self._config = config or GuardConfig()
+
+    def verdict(self, query: str, candidate: str, cosine: float, threshold: float) -> str | None:
+        if cosine < threshold:
+            return "below_threshold"
+        if not self._config.enabled:
+            return None
+        return refusal(extract(candidate), extract(query), self._config, _word_vectors)
+
+
+def _word_vectors(words: list[str]) -> FloatArray:
+    from fleetcost.cache.embed import embed
+
+    return embed(words)
+
+
+def default_verifier() -> HitVerifier:
+    """The verifier the gateway and `eval cache` use unless configured otherwise."""
+    return GuardVerifier()
