@@ -83,12 +83,19 @@ def ask_all(client: openai.OpenAI) -> dict[str, tuple[str, str, str | None]]:
         assert raw.headers["x-fleetcost-route"].startswith("rules:")
         sent[raw.headers["x-fleetcost-call-id"]] = (task, prompt,
                                                     raw.parse().choices[0].message.content)
+    # A streamed weak answer is shadowed too, from the stream the client received.
+    prompt = "Ticket 9: the customer asks about their order status."
+    with client.chat.completions.with_streaming_response.create(
+            model="auto", messages=[{"role": "user", "content": prompt}], max_tokens=20,
+            stream=True, extra_headers={"X-Fleetcost-Task": "triage"}) as resp:
+        text = "".join(c.choices[0].delta.content or "" for c in resp.parse() if c.choices)
+        sent[resp.headers["x-fleetcost-call-id"]] = ("triage", prompt, text)
     return sent
 
 
 def check(stack: Stack, sent: dict[str, tuple[str, str, str | None]]) -> None:
-    rows = shadow_rows(stack, 3)
-    assert len(rows) == 3  # the billing call went strong: nothing to shadow
+    rows = shadow_rows(stack, 4)
+    assert len(rows) == 4  # the billing call went strong: nothing to shadow
     for call_id, task, weak, strong, score, agree in rows:
         want_task, prompt, weak_text = sent[call_id]
         assert (task, weak, strong) == (want_task, "gpt-4o-mini", "gpt-4o")

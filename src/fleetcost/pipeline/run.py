@@ -23,7 +23,7 @@ from fleetcost.pipeline.estimate import partial_usage
 from fleetcost.pipeline.fallback import open_planned
 from fleetcost.pipeline.identify import identify
 from fleetcost.pipeline.route import route
-from fleetcost.pipeline.shadow import maybe_shadow
+from fleetcost.pipeline.shadow import maybe_shadow, wants_shadow
 from fleetcost.pipeline.state import CallState, Reply, StreamReply
 from fleetcost.pipeline.upstream import Response, UpstreamConnectionError
 from fleetcost.providers.base import Answer, StreamTap, WireAdapter
@@ -75,16 +75,17 @@ async def handle_chat(
     if plan.escalate:
         accepted = await try_weak(state, ctx, plan)
         if accepted is not None:
-            return _accepted(state, ctx, plan, *accepted)
+            return _accepted(state, ctx, plan, cache, *accepted)
         steps = plan.escalate
     if state.request.stream:
-        return await _streamed(state, ctx, steps, cache)
+        return await _streamed(state, ctx, plan, steps, cache)
     return await _whole(state, ctx, plan, steps, cache)
 
 
-def _accepted(state: CallState, ctx: GatewayContext, plan: RoutePlan, raw: bytes,
-              record: CallRecord, answer: Answer) -> Reply | StreamReply:
+def _accepted(state: CallState, ctx: GatewayContext, plan: RoutePlan, cache: CachePlan,
+              raw: bytes, record: CallRecord, answer: Answer) -> Reply | StreamReply:
     """The cascade's weak answer passed its gate: send it as the provider sent it."""
+    _store(state, ctx, cache, raw, record)
     maybe_shadow(state, ctx, plan, answer.text)
     if state.request is not None and state.request.stream:
         tail = b": fleetcost-cost-usd=" + cost_header(record) + b"\n\n"
@@ -158,14 +159,15 @@ async def _whole(
     state.answered_model = parsed.model
     record = account(state, ctx)
     _store(state, ctx, cache, payload, record)
-    if plan.routed and ctx.shadow_sink is not None:
+    if wants_shadow(state, ctx, plan):
         maybe_shadow(state, ctx, plan, state.adapter.answer(payload, False).text)
     extra = [(k.encode(), v.encode()) for k in FORWARDED if (v := resp.headers.get(k))]
     return Reply(200, [JSON, *_headers(state, record), *extra], payload)
 
 
 async def _streamed(
-    state: CallState, ctx: GatewayContext, steps: tuple[Candidate, ...], cache: CachePlan
+    state: CallState, ctx: GatewayContext, plan: RoutePlan, steps: tuple[Candidate, ...],
+    cache: CachePlan,
 ) -> Reply | StreamReply:
     assert state.request is not None
     try:
@@ -174,11 +176,12 @@ async def _streamed(
         return _failed(state, ctx, exc)
     tap = state.adapter.stream_tap(state.request)
     headers = [SSE, (b"cache-control", b"no-cache"), *_headers(state, None)]
-    return StreamReply(200, headers, _relay(state, ctx, resp, tap, cache))
+    return StreamReply(200, headers, _relay(state, ctx, resp, tap, cache, plan))
 
 
 async def _relay(
-    state: CallState, ctx: GatewayContext, resp: Response, tap: StreamTap, cache: CachePlan
+    state: CallState, ctx: GatewayContext, resp: Response, tap: StreamTap, cache: CachePlan,
+    plan: RoutePlan,
 ) -> AsyncIterator[bytes]:
     """Forward the upstream stream through the tap; account once at the end.
 
@@ -187,7 +190,9 @@ async def _relay(
     headers left before the cost was known.
     """
     completed = False
-    kept: list[bytes] | None = [] if cache.write and cache.key is not None else None
+    shadow = wants_shadow(state, ctx, plan)
+    keep = shadow or (cache.write and cache.key is not None)
+    kept: list[bytes] | None = [] if keep else None
     try:
         async for chunk in resp.content.iter_any():
             out = tap.feed(chunk)
@@ -221,5 +226,7 @@ async def _relay(
         record = account(state, ctx)
         if kept is not None:
             _store(state, ctx, cache, b"".join(kept), record)
+            if shadow and completed:
+                maybe_shadow(state, ctx, plan, state.adapter.answer(b"".join(kept), True).text)
     if completed:
         yield b": fleetcost-cost-usd=" + cost_header(record) + b"\n\n"

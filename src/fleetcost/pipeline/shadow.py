@@ -24,11 +24,15 @@ from fleetcost.storage.shadow import ShadowRecord
 log = logging.getLogger("fleetcost.shadow")
 
 
+def wants_shadow(state: CallState, ctx: GatewayContext, plan: RoutePlan) -> bool:
+    """Is this call (answered by the weak tier of a routed plan) in the shadow sample?"""
+    return (plan.routed and ctx.shadow_sink is not None and plan.reference is not None
+            and f"{state.deployment}/{state.upstream_model}" in plan.weak
+            and sampled(state.call_id, ctx.settings.routing.shadow.sample_rate))
+
+
 def maybe_shadow(state: CallState, ctx: GatewayContext, plan: RoutePlan, text: str) -> None:
-    cfg = ctx.settings.routing
-    if (not plan.routed or ctx.shadow_sink is None or plan.reference is None
-            or f"{state.deployment}/{state.upstream_model}" not in plan.weak
-            or not sampled(state.call_id, cfg.shadow.sample_rate)):
+    if not wants_shadow(state, ctx, plan) or plan.reference is None:
         return
     task = asyncio.get_running_loop().create_task(_shadow(state, ctx, plan.reference, text))
     ctx.background.add(task)
