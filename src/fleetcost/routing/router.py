@@ -75,7 +75,10 @@ class Router:
         self.policies = policies
         self.window = window
         self.cooldowns = Cooldowns(settings.routing.cooldown_s)
-        self._routed = frozenset(settings.routing.models) if policies else frozenset()
+        cfg = settings.routing
+        # Routed names need both tiers; with no policy they get `default_tier`.
+        both = cfg.weak is not None and cfg.strong is not None
+        self._routed = frozenset(cfg.models) if both else frozenset()
         self._cheaper, rules = load_defaults()
         self._opt_in_policies = policies or [RulesPolicy(rules)]
 
