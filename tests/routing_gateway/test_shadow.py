@@ -109,3 +109,8 @@ def check(stack: Stack, sent: dict[str, tuple[str, str, str | None]]) -> None:
         assert len(twin) == 1 and twin[0]["model"] == "gpt-4o"
         assert twin[0]["saved_usd"] == "-" + twin[0]["cost_usd"]
     assert {r[1] for r in rows} == {"faq", "triage"}
+    table = httpx.get(stack.gateway + "/fleetcost/v1/routing/shadow").json()["by_task"]
+    assert {task: entry["calls"] for task, entry in table.items()} == {"faq": 2, "triage": 2}
+    for task, entry in table.items():
+        agreed = [r[5] for r in rows if r[1] == task]
+        assert entry["agreement"] == pytest.approx(sum(agreed) / len(agreed))

@@ -77,10 +77,11 @@ class GatewayApp:
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
             sinks=[self.writer.submit, self.metrics.observe],
         )
+        self.shadow: MemoryShadowLog | SQLiteShadowLog | None = None
         if settings.routing.shadow.sample_rate > 0:  # shadow evaluations, beside the ledger
-            shadow = (MemoryShadowLog() if settings.storage.kind == "memory"
-                      else SQLiteShadowLog(settings.storage.path))
-            self.ctx.shadow_sink = shadow.append
+            self.shadow = (MemoryShadowLog() if settings.storage.kind == "memory"
+                           else SQLiteShadowLog(settings.storage.path))
+            self.ctx.shadow_sink = self.shadow.append
         self.routes = handlers.route_table(self) | admin.route_table(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
