@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anthropic
 import httpx
@@ -110,7 +111,7 @@ def oai(two: Two, tenant: str) -> openai.OpenAI:
                          default_headers={"X-Fleetcost-Tenant": tenant})
 
 
-def ask(client: openai.OpenAI, model: str, text: str = "Where is my parcel?") -> object:
+def ask(client: openai.OpenAI, model: str, text: str = "Where is my parcel?") -> Any:
     return client.chat.completions.with_raw_response.create(
         model=model, messages=[{"role": "user", "content": text}], max_tokens=10)
 
@@ -118,8 +119,8 @@ def ask(client: openai.OpenAI, model: str, text: str = "Where is my parcel?") ->
 def test_unrestricted_tenant_falls_back_to_us(two: Two) -> None:
     us_before = two.hits(two.us)
     raw = ask(oai(two, "globex"), "main")
-    assert raw.headers["x-fleetcost-model"] == "gpt-4o-mini"  # type: ignore[attr-defined]
-    assert "main failed 500, fallback" in raw.headers["x-fleetcost-route"]  # type: ignore[attr-defined]
+    assert raw.headers["x-fleetcost-model"] == "gpt-4o-mini"
+    assert "main failed 500, fallback" in raw.headers["x-fleetcost-route"]
     assert two.hits(two.us) == us_before + 1
 
 
@@ -154,13 +155,13 @@ def test_fallback_order_and_cooldown(two: Two) -> None:
     client = oai(two, "globex")
     eu_before = two.hits(two.eu)
     first = ask(client, "flaky", "order 1")
-    assert first.headers["x-fleetcost-model"] == "gpt-4o"  # type: ignore[attr-defined]
-    assert "flaky failed 500" in first.headers["x-fleetcost-route"]  # type: ignore[attr-defined]
+    assert first.headers["x-fleetcost-model"] == "gpt-4o"
+    assert "flaky failed 500" in first.headers["x-fleetcost-route"]
     assert two.hits(two.eu) == eu_before + 1
     # While flaky cools down, calls start at its fallback: EU sees nothing.
     second = ask(client, "flaky", "order 2")
-    assert second.headers["x-fleetcost-model"] == "gpt-4o"  # type: ignore[attr-defined]
-    assert "failed" not in second.headers["x-fleetcost-route"]  # type: ignore[attr-defined]
+    assert second.headers["x-fleetcost-model"] == "gpt-4o"
+    assert "failed" not in second.headers["x-fleetcost-route"]
     assert two.hits(two.eu) == eu_before + 1
     time.sleep(1.6)  # cooldown over: flaky is tried first again
     ask(client, "flaky", "order 3")

@@ -18,7 +18,15 @@ from importlib import resources
 from typing import Any
 
 from fleetcost.config import Settings
-from fleetcost.routing.base import Candidate, Decision, RouteInput, RoutePlan, RoutingPolicy
+from fleetcost.routing.base import (
+    Candidate,
+    Decision,
+    RouteInput,
+    RoutePlan,
+    RouteRefused,
+    RouteUnfit,
+    RoutingPolicy,
+)
 from fleetcost.routing.candidates import ContextWindow, chain, constrain
 from fleetcost.routing.config import RuleConfig
 from fleetcost.routing.cooldown import Cooldowns
@@ -31,12 +39,12 @@ class CascadePolicy:
 
     name = "cascade"
 
+    def __init__(self, gates: list[str]) -> None:
+        self._gates = gates
+
     async def decide(self, request: RouteInput) -> Decision:
         gates = "+".join(self._gates)
         return Decision("cascade", "cascade", f"weak first, gates {gates}")
-
-    def __init__(self, gates: list[str]) -> None:
-        self._gates = gates
 
 
 def build_policies(settings: Settings, ask: Ask,
@@ -134,7 +142,7 @@ class Router:
         found = chain(self.settings, name, kind)
         try:
             return constrain(self.settings, request, kind, found, self.window)
-        except Exception:
+        except (RouteRefused, RouteUnfit):
             if required:
                 raise
             return []
