@@ -125,7 +125,8 @@ def _escalate(state: CallState, ctx: GatewayContext, plan: RoutePlan, why: str) 
     weak = dataclasses.replace(
         state, call_id=new_call_id(), outcome="escalated", escalated=True,
         reference_price=OVERHEAD,
-        route_reason=f"{plan.reason}; escalated ({why}) as {state.call_id}"[:200])
+        # The final call's id last and never cut: it links the two ledger rows.
+        route_reason=f"{plan.reason}; escalated ({why})"[:160] + f" as {state.call_id}")
     account(weak, ctx)
     state.usage = state.answered_model = state.ttft_ms = state.error = None
     state.outcome = "success"
