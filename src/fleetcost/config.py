@@ -77,6 +77,16 @@ class CacheConfig(_Strict):
     max_entries: int = Field(default=100_000, ge=1)
 
 
+class LedgerConfig(_Strict):
+    # Keep each request's body (after redaction) in the ledger's `call_bodies`
+    # table so `fleetcost replay LEDGER.db` can re-run it. Off: bodies hold
+    # prompts, which many teams may not keep.
+    store_bodies: bool = False
+    # Regular expressions whose matches are replaced by "[REDACTED]" before a
+    # body is stored (in addition to the built-in key patterns).
+    redact: list[str] = Field(default_factory=list)
+
+
 class PricingConfig(_Strict):
     # Extra catalog file (written by `fleetcost prices import`), merged over the bundled one.
     catalog: str | None = None
@@ -102,6 +112,7 @@ class Settings(_Strict):
     pricing: PricingConfig = PricingConfig()
     cache: CacheConfig = CacheConfig()
     routing: RoutingConfig = RoutingConfig()
+    ledger: LedgerConfig = LedgerConfig()
 
     def with_upstreams(self, upstreams: dict[str, str]) -> Settings:
         """Apply `--upstream NAME=URL`: repoint a provider (or add one of that kind)."""

@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prices": ("prices", "show or import the price catalog"),
     "count": ("count", "count the tokens of a text or a messages JSON"),
     "eval": ("eval", "offline evaluations: `eval cache PAIRS` for the semantic cache"),
+    "simulate": ("simulate", "fleet cost model: cost after each lever, spread, break-even"),
+    "replay": ("replay", "re-run recorded traffic with another policy; CI cost gate"),
 }
 
 

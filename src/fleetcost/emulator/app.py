@@ -30,6 +30,7 @@ import orjson
 from fleetcost.emulator.anthropic_wire import AnthropicDialect
 from fleetcost.emulator.core import Emulator
 from fleetcost.emulator.faults import Fault
+from fleetcost.emulator.lengths import LENGTHS_PATH
 from fleetcost.emulator.openai_wire import OpenAIDialect
 from fleetcost.emulator.plan import Dialect, Events, Plan, Prepared
 from fleetcost.emulator.settings import FAULT_STATUSES, EmulatorSettings
@@ -75,6 +76,9 @@ class EmulatorApp:
             chat = self._chat.get(scope["path"]) if scope["method"] == "POST" else None
             if chat is not None:
                 await self._chat_request(chat, receive, send)
+                return
+            if scope["path"] == LENGTHS_PATH and scope["method"] == "POST":
+                await self._lengths(receive, send)
                 return
             route = self._routes.get((scope["method"], scope["path"]))
             if route is None:
@@ -189,6 +193,17 @@ class EmulatorApp:
 
     async def _stats(self, scope: Scope, send: Send) -> None:
         await _respond(send, 200, orjson.dumps(self.emulator.stats.as_dict()))
+
+    async def _lengths(self, receive: Receive, send: Send) -> None:
+        raw = await _read_body(receive)
+        if raw is None:
+            return
+        try:
+            count = self.emulator.lengths.replace(raw)
+        except FleetcostError as exc:
+            await _respond(send, exc.status, self._openai.error_body(exc))
+            return
+        await _respond(send, 200, orjson.dumps({"lengths": count}))
 
     async def _reset(self, scope: Scope, send: Send) -> None:
         self.emulator.reset()

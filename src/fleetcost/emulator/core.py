@@ -12,12 +12,14 @@ that shares its history with earlier ones re-tokenises only its new messages
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 
 from fleetcost.emulator.faults import FaultDraw
 from fleetcost.emulator.generate import Writer
-from fleetcost.emulator.plan import Context, Dialect, Plan, Prepared
+from fleetcost.emulator.lengths import ForcedLengths
+from fleetcost.emulator.plan import Context, Dialect, Plan, Prepared, rng_for
 from fleetcost.emulator.prefix_cache import TTLStore
 from fleetcost.emulator.prompt import Tokens
 from fleetcost.emulator.settings import EmulatorSettings, ModelTable
@@ -41,6 +43,7 @@ class Emulator:
         self.faults = FaultDraw(settings.seed, settings.faults)
         self._plans: dict[bytes, Prepared] = {}
         self._minimums: dict[str, int] = {}
+        self.lengths = ForcedLengths()
 
     def prepare(self, dialect: Dialect, raw: bytes) -> Prepared:
         """The plan for a request body; raises `BadRequest` for an invalid one."""
@@ -51,7 +54,19 @@ class Emulator:
             if len(self._plans) >= self.settings.plan_cache_size:
                 del self._plans[next(iter(self._plans))]
             self._plans[key] = prepared
+        if self.lengths:
+            prepared = self._forced(prepared, raw)
         return prepared
+
+    def _forced(self, prepared: Prepared, raw: bytes) -> Prepared:
+        """The plan answered at the recorded length posted for its prompt, if any."""
+        want = self.lengths.lookup(raw)
+        if want is None:
+            return prepared
+        plan = prepared.plan
+        output = self.writer.text(rng_for(plan.digest), max(want, self.settings.output_max),
+                                  False, want=want)
+        return dataclasses.replace(prepared, plan=dataclasses.replace(plan, output=output))
 
     def bill(self, plan: Plan) -> Usage:
         """Usage of answering `plan` now: consults and updates the prefix cache."""

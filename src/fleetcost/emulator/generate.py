@@ -93,9 +93,10 @@ class Writer:
             return max(1, round(self._median))
         return max(1, round(self._median * math.exp(rng.gauss(0.0, self._sigma))))
 
-    def text(self, rng: random.Random, limit: int | None, reasoning: bool) -> Output:
+    def text(self, rng: random.Random, limit: int | None, reasoning: bool,
+             want: int | None = None) -> Output:
         limit = limit or self._default_max
-        want = self.length(rng)
+        want = self.length(rng) if want is None else want
         thinking = round(want * rng.uniform(0.5, 3.0)) if reasoning else 0
         thinking = min(thinking, limit)
         visible = min(want, limit - thinking)

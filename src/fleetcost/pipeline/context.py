@@ -24,6 +24,12 @@ from fleetcost.storage.shadow import ShadowRecord
 from fleetcost.types import CallRecord, Price
 
 RecordSink = Callable[[CallRecord], None]
+# (call id, wire kind, request body): `[ledger] store_bodies` keeps them for replay.
+BodySink = Callable[[str, str, bytes], None]
+
+
+def discard_body(call_id: str, wire: str, body: bytes) -> None:
+    """The null body sink: bodies are kept only when the config opts in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,7 @@ class GatewayContext:
     # Off-the-hot-path work (shadow calls) kept referenced until it ends.
     background: set[object] = field(default_factory=set)
     shadow_sink: Callable[[ShadowRecord], None] | None = None
+    keep_body: BodySink = discard_body
 
     def __post_init__(self) -> None:
         self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}

@@ -62,6 +62,7 @@ async def handle_chat(
     try:
         state.request = adapter.parse_request(body)
         identify(state)
+        ctx.keep_body(state.call_id, adapter.kind, body)
         cache = cache_plan(state, ctx.settings.cache)
         hit = lookup(ctx.cache, cache, ctx.cache_pending)
         if hit is not None:

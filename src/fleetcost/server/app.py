@@ -23,6 +23,7 @@ from fleetcost.pricing.catalog import load_catalog
 from fleetcost.server import admin, handlers
 from fleetcost.server.io import BodyTooLarge, Scope, read_body, send_reply
 from fleetcost.storage.base import CacheStore, UsageLog
+from fleetcost.storage.bodies import BodyWriter, NoBodies, Redactor, SQLiteBodyStore
 from fleetcost.storage.cache_memory import MemoryCacheStore
 from fleetcost.storage.cache_sqlite import SQLiteCacheStore
 from fleetcost.storage.memory import MemoryUsageLog
@@ -60,6 +61,18 @@ def open_stores(settings: Settings) -> Stores:
                   cache=SQLiteCacheStore(cache_path(settings)))
 
 
+def _body_writer(settings: Settings) -> BodyWriter | NoBodies:
+    """Request bodies for replay, only when `[ledger] store_bodies` opts in."""
+    if not settings.ledger.store_bodies:
+        return NoBodies()
+    if settings.storage.kind != "sqlite":
+        log.warning("[ledger] store_bodies needs storage.kind = \"sqlite\"; bodies not kept")
+        return NoBodies()
+    store = SQLiteBodyStore(settings.storage.path, Redactor(settings.ledger.redact))
+    return BodyWriter(store, batch_size=settings.storage.batch_size,
+                      flush_ms=settings.storage.flush_ms)
+
+
 class GatewayApp:
     def __init__(self, settings: Settings, stores: Stores, upstream: UpstreamClient) -> None:
         catalog = load_catalog()
@@ -82,6 +95,8 @@ class GatewayApp:
             self.shadow = (MemoryShadowLog() if settings.storage.kind == "memory"
                            else SQLiteShadowLog(settings.storage.path))
             self.ctx.shadow_sink = self.shadow.append
+        self.bodies = _body_writer(settings)
+        self.ctx.keep_body = self.bodies.submit
         self.routes = handlers.route_table(self) | admin.route_table(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -123,6 +138,7 @@ class GatewayApp:
     async def shutdown(self) -> None:
         """Drain the ledger, then close the upstream client and the stores."""
         await self.writer.drain()
+        await self.bodies.drain()
         await self.ctx.upstream.close()
         self.stores.close()
 

@@ -51,6 +51,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        # Opt-in request bodies for counterfactual replay (`[ledger] store_bodies`).
+        "m006_planning",
+        """
+        CREATE TABLE call_bodies (
+            call_id TEXT PRIMARY KEY,
+            wire TEXT NOT NULL,
+            body BLOB NOT NULL,
+            redactions INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    ),
+    (
         "m004_routing",
         """
         CREATE TABLE shadow_evals (
