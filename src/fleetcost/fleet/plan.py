@@ -71,7 +71,8 @@ class Scenario:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("baseline", "every lever off", (("X-Fleetcost-Cache", "off"),)),
-    Scenario("routing", "routing: short prompts to the model's cheaper sibling",
+    Scenario("routing", "prompts up to 3,000 tokens go to the model's cheaper sibling (the "
+             "length rule: held-out APGR about 0.56-0.6 on routellm MMLU/GSM8K)",
              (("X-Fleetcost-Cache", "off"), ("X-Fleetcost-Route", "auto"))),
 )
 
