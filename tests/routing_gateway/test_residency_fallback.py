@@ -166,3 +166,21 @@ def test_fallback_order_and_cooldown(two: Two) -> None:
     time.sleep(1.6)  # cooldown over: flaky is tried first again
     ask(client, "flaky", "order 3")
     assert two.hits(two.eu) == eu_before + 2
+
+
+def test_session_stays_on_the_deployment_that_answered_it(two: Two) -> None:
+    """Affinity: once its fallback answered, a session stays there (its prefix cache)."""
+    time.sleep(1.6)  # earlier tests' cooldowns over
+    sticky = openai.OpenAI(base_url=two.gateway + "/v1", api_key="sk-test", max_retries=0,
+                           default_headers={"X-Fleetcost-Session": "trip-42"})
+    eu_before = two.hits(two.eu)
+    assert ask(sticky, "flaky", "leg 1").headers["x-fleetcost-model"] == "gpt-4o"
+    assert two.hits(two.eu) == eu_before + 1
+    time.sleep(1.6)  # flaky's cooldown is over, but the session sticks to steady
+    second = ask(sticky, "flaky", "leg 2")
+    assert second.headers["x-fleetcost-model"] == "gpt-4o"
+    assert "failed" not in second.headers["x-fleetcost-route"]
+    assert two.hits(two.eu) == eu_before + 1
+    ask(oai(two, "globex"), "flaky", "another session")  # no affinity: flaky first
+    assert two.hits(two.eu) == eu_before + 2
+    sticky.close()

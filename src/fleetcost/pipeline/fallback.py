@@ -55,8 +55,10 @@ async def open_planned(state: CallState, ctx: GatewayContext, steps: Sequence[Ca
         dep = use(state, ctx, candidate)
         last = i == len(steps) - 1
         try:
-            return await open_upstream(state, ctx, dep, body_for(state, candidate.model, extra),
+            resp = await open_upstream(state, ctx, dep, body_for(state, candidate.model, extra),
                                        retries=None if last else 0)
+            ctx.router.affinity.remember(state.identity.session_id, candidate.key)
+            return resp
         except UpstreamError as exc:
             worth = exc.status in RETRY_STATUSES or exc.status in (502, 504) or (
                 on_context and context_length_error(exc))

@@ -60,6 +60,7 @@ def route_input(state: CallState) -> RouteInput:
         max_output=request.max_tokens or 0, tools=bool(request.tools), images=images,
         response_format=request.body.get("response_format") is not None, count=count,
         state=state, opt=state.headers.get("x-fleetcost-route"),
+        session=state.identity.session_id,
     )
 
 

@@ -55,6 +55,7 @@ class RouteInput:
     # The request header `X-Fleetcost-Route`: `auto` opts a named model into
     # routing, `off` serves even a routed name as asked.
     opt: str | None = None
+    session: str | None = None
     # The pipeline's own per-call object, opaque here; helper calls made on the
     # request's behalf (the LLM router) are attributed to it.
     state: object = None

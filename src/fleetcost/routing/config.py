@@ -84,6 +84,8 @@ class RoutingConfig(_Strict):
     default_tier: TierName = "strong"
     cooldown_s: float = Field(default=30.0, ge=0)
     fallback_on_context_length: bool = True
+    # Sessions remembered for affinity (0 turns it off).
+    affinity_sessions: int = Field(default=50_000, ge=0)
     rules: list[RuleConfig] = Field(default_factory=list)
     trained: TrainedConfig | None = None
     llm: LLMRouterConfig | None = None

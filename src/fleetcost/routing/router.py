@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from fleetcost.config import Settings
+from fleetcost.routing.affinity import Affinity
 from fleetcost.routing.base import (
     Candidate,
     Decision,
@@ -83,6 +84,7 @@ class Router:
         self.policies = policies
         self.window = window
         self.cooldowns = Cooldowns(settings.routing.cooldown_s)
+        self.affinity = Affinity(settings.routing.affinity_sessions)
         cfg = settings.routing
         # Routed names need both tiers; with no policy they get `default_tier`.
         both = cfg.weak is not None and cfg.strong is not None
@@ -118,7 +120,7 @@ class Router:
         if tiers is None:
             steps = self._chain(request, kind, name)
             reason = f"alias:{name}" if name in self.settings.models else "direct"
-            return RoutePlan(tuple(self.cooldowns.order(steps)), reason)
+            return RoutePlan(self._order(request, steps), reason)
         policies = self.policies if name in self._routed else self._opt_in_policies
         decision = await self.decide(request, policies)
         strong = self._chain(request, kind, tiers[1], required=False)
@@ -132,10 +134,14 @@ class Router:
             steps, escalate = weak, strong
         if not steps:
             steps = self._chain(request, kind, tiers[1])  # raises the constraint's error
-        return RoutePlan(tuple(self.cooldowns.order(steps)), decision.reason,
-                         tuple(self.cooldowns.order(escalate)), routed=True,
+        return RoutePlan(self._order(request, steps), decision.reason,
+                         self._order(request, escalate), routed=True,
                          weak=frozenset(c.key for c in weak),
                          reference=strong[0] if strong else None)
+
+    def _order(self, request: RouteInput, steps: list[Candidate]) -> tuple[Candidate, ...]:
+        """Session affinity first, then ready deployments before cooling ones."""
+        return tuple(self.cooldowns.order(self.affinity.order(request.session, steps)))
 
     def _chain(self, request: RouteInput, kind: str, name: str,
                required: bool = True) -> list[Candidate]:
