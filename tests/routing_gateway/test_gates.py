@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from fleetcost.errors import UpstreamError
+from fleetcost.pipeline.fallback import context_length_error
 from fleetcost.providers.base import Answer
 from fleetcost.routing.base import RouteInput
 from fleetcost.routing.config import CascadeConfig, RuleConfig
@@ -62,3 +64,16 @@ def test_rules_first_match_wins() -> None:
     assert policy.match(big).target == "strong"  # type: ignore[union-attr]
     other = RouteInput("auto", "t", None, "hello", 20, 0, count=lambda: 5)
     assert policy.match(other).reason == "rules:rest (always)"  # type: ignore[union-attr]
+
+
+def test_context_length_errors_are_recognised() -> None:
+    openai_body = (b'{"error": {"message": "This model\'s maximum context length is 8192 tokens.'
+                   b' However, your messages resulted in 9000 tokens.", "type": '
+                   b'"invalid_request_error", "param": "messages", "code": '
+                   b'"context_length_exceeded"}}')
+    anthropic_body = (b'{"type": "error", "error": {"type": "invalid_request_error", '
+                      b'"message": "prompt is too long: 210000 tokens > 200000 maximum"}}')
+    assert context_length_error(UpstreamError("x", status=400, body=openai_body))
+    assert context_length_error(UpstreamError("x", status=400, body=anthropic_body))
+    other = b'{"error": {"message": "messages[0].role is invalid", "code": null}}'
+    assert not context_length_error(UpstreamError("x", status=400, body=other))

@@ -34,8 +34,19 @@ class Two:
         return int(stats["requests"]) + sum(stats["faults"].values())
 
 
-def config(eu: str, us: str) -> str:
+def config(eu: str, us: str, slow: str) -> str:
     return f"""
+[providers.slow]
+kind = "openai"
+base_url = "{slow}"
+timeout_s = 0.5
+max_retries = 0
+
+[models.sluggish]
+provider = "slow"
+model = "gpt-4o-mini"
+fallbacks = ["steady"]
+
 [providers.eu]
 kind = "openai"
 base_url = "{eu}"
@@ -92,14 +103,16 @@ regions = ["eu"]
 @pytest.fixture(scope="module")
 def two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Two]:
     tmp: Path = tmp_path_factory.mktemp("residency")
-    ports = [free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(4)]
     with contextlib.ExitStack() as stack:
         eu = stack.enter_context(fleetcost_process(
             ["emulate", "--port", str(ports[0]), "--faults", "500:1.0"], ports[0]))
         us = stack.enter_context(fleetcost_process(["emulate", "--port", str(ports[1])],
                                                    ports[1]))
+        slow = stack.enter_context(fleetcost_process(
+            ["emulate", "--port", str(ports[3]), "--faults", "timeout:1.0"], ports[3]))
         cfg = tmp / "fleetcost.toml"
-        cfg.write_text(config(eu, us))
+        cfg.write_text(config(eu, us, slow))
         gw = stack.enter_context(fleetcost_process(
             ["serve", "--port", str(ports[2]), "--config", str(cfg)], ports[2],
             env={"FLEETCOST_DB": str(tmp / "ledger.db")}, log_path=tmp / "gateway.log"))
@@ -184,3 +197,9 @@ def test_session_stays_on_the_deployment_that_answered_it(two: Two) -> None:
     ask(oai(two, "globex"), "flaky", "another session")  # no affinity: flaky first
     assert two.hits(two.eu) == eu_before + 2
     sticky.close()
+
+
+def test_timeout_falls_back(two: Two) -> None:
+    raw = ask(oai(two, "globex"), "sluggish", "where is my bag")
+    assert raw.headers["x-fleetcost-model"] == "gpt-4o"
+    assert "sluggish failed 504, fallback" in raw.headers["x-fleetcost-route"]
