@@ -23,7 +23,7 @@ from fleetcost.pipeline.account import account
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.fallback import body_for, open_planned
 from fleetcost.pipeline.helpers import OVERHEAD, ask_model, helper_call
-from fleetcost.pipeline.route import _text_of
+from fleetcost.pipeline.route import text_of
 from fleetcost.pipeline.state import CallState, new_call_id
 from fleetcost.pipeline.upstream import Response, UpstreamConnectionError
 from fleetcost.providers.base import Answer
@@ -89,7 +89,7 @@ def _gate_input(state: CallState, ctx: GatewayContext, candidate: Candidate,
     assert request is not None
     cfg = ctx.settings.routing.cascade
     choice = request.body.get("tool_choice")
-    question = next((_text_of(m.get("content"))[0] for m in reversed(request.messages)
+    question = next((text_of(m.get("content"))[0] for m in reversed(request.messages)
                      if m.get("role") == "user"), "")
 
     async def second_sample() -> Answer | None:

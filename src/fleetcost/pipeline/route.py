@@ -21,7 +21,7 @@ from fleetcost.routing.base import Candidate, RouteInput, RoutePlan
 _TEXT_CAP = 20_000  # characters of the last user turn that policies read
 
 
-def _text_of(content: Any) -> tuple[str, bool]:
+def text_of(content: Any) -> tuple[str, bool]:
     """Text of a message's content and whether it holds an image."""
     if isinstance(content, str):
         return content, False
@@ -39,7 +39,7 @@ def route_input(state: CallState) -> RouteInput:
     assert request is not None
     text, images, chars = "", False, 0
     for message in request.messages:
-        body, has_image = _text_of(message.get("content"))
+        body, has_image = text_of(message.get("content"))
         chars += len(body) + 16
         images = images or has_image
         if message.get("role") == "user":
@@ -47,7 +47,7 @@ def route_input(state: CallState) -> RouteInput:
     if isinstance(request.system, str):
         chars += len(request.system)
     elif request.system is not None:
-        chars += sum(len(_text_of([b])[0]) for b in request.system)
+        chars += sum(len(text_of([b])[0]) for b in request.system)
 
     def count() -> int:
         return count_messages(request.messages, request.model, tools=request.tools,
