@@ -11,6 +11,7 @@ same bodies, so runs on different days compare.
 from __future__ import annotations
 
 import json
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,9 @@ from typing import Any
 
 import orjson
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+# ../shared/data beside the checkout; FLEETCOST_SHARED_DATA for a git worktree elsewhere.
+DATA = Path(os.environ.get("FLEETCOST_SHARED_DATA")
+            or Path(__file__).resolve().parent.parent.parent / "shared" / "data")
 TRAJECTORIES = DATA / "tau-bench" / "historical_trajectories" / "gpt-4o-airline.json"
 MIN_BYTES, MAX_BYTES = 2048, 8192
 MODELS = ("gpt-4o-mini", "gpt-4o")

@@ -58,6 +58,25 @@ def evaluate_targets(sc: dict[str, Any]) -> list[dict[str, Any]]:
         checks.append(_check("gateway RSS growth 10% -> 100% of the run <= 10%",
                              rss["growth_pct_first_mark_to_end"], 10.0,
                              calls=rss["calls"]))
+    checks.extend(_cache_targets(sc))
+    return checks
+
+
+def _cache_targets(sc: dict[str, Any]) -> list[dict[str, Any]]:
+    checks: list[dict[str, Any]] = []
+    hit = sc.get("exact_hit")
+    if hit:
+        for kind in KINDS:
+            a = hit["added"][kind]
+            checks.append(_check(f"exact-hit added p50 ({kind}) <= 1 ms", a["p50"], 1.0,
+                                 direct_p50=hit["direct"][kind]["p50"],
+                                 gateway_p50=hit["gateway"][kind]["p50"]))
+    for setting, sem in sorted(sc.get("semantic", {}).items()):
+        checks.append(_check(f"semantic lookup p50 at {sem['entries']} entries incl. "
+                             f"embedding ({setting}) <= 10 ms", sem["lookup_p50_ms"], 10.0,
+                             lookup_cpu_p50_ms=sem["lookup_cpu_p50_ms"],
+                             embed_p50_ms=sem["embed_p50_ms"],
+                             search_p50_ms=sem["search_p50_ms"]))
     return checks
 
 

@@ -9,7 +9,9 @@ Python (uvloop + httptools) and reports its own CPU so its ceiling is known.
 Scenarios: sequential (1,000 calls one at a time, direct and gateway
 interleaved), open (fixed arrival rates, latency from the scheduled send
 time), max (closed loop, highest sustained rate), rss (gateway memory over
-100,000 calls), client (aiohttp vs httpx vs raw as the upstream client).
+100,000 calls), client (aiohttp vs httpx vs raw as the upstream client),
+exact_hit (exact-cache hits vs direct calls, interleaved), semantic (semantic
+lookup latency and memory at 100,000 entries, in-process).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from bench.procs import machine, stack
 from bench.prompts import build_mix, describe
 from bench.report import evaluate_targets, interference, loadgen_ceiling, print_summary
 
-ALL = ("sequential", "open", "max", "rss", "client", "routing")
+ALL = ("sequential", "open", "max", "rss", "client", "exact_hit", "semantic", "routing")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -120,6 +122,12 @@ def run_all(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         if "rss" in args.chosen:
             _progress("rss: closed loop through the gateway")
             out["rss"] = scenarios.rss(ctx)
+        if "exact_hit" in args.chosen:
+            _progress("exact_hit: cache hits through the gateway vs direct, interleaved")
+            out["exact_hit"] = scenarios.exact_hit(ctx)
+        if "semantic" in args.chosen:
+            _progress("semantic: lookup latency and memory at 100,000 entries")
+            out["semantic"] = scenarios.semantic(ctx)
         if "routing" in args.chosen:
             _progress("routing: decision overhead in process (no model calls)")
             out["routing"] = routing_bench.run(500 if args.quick else 2000, args.router)

@@ -1,4 +1,4 @@
-"""The five scenarios, run from the orchestrator against a live emulator + gateway.
+"""The scenarios, run from the orchestrator against a live emulator + gateway.
 
 Each scenario hands a JSON spec to a fresh load-generator process and keeps
 its result, always with the direct-to-emulator figure beside the gateway's.
@@ -10,8 +10,11 @@ same side.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,3 +210,42 @@ def summarize_repeats(runs: list[Result], key: str) -> dict[str, Any]:
         by_rate[str(int(first["rate"]))]["achieved_rps_gateway"] = median_of(
             [p["gateway"]["achieved_rps"] for p in per])
     return by_rate
+
+
+def exact_hit(ctx: Context) -> Result:
+    """Exact-cache hits through the gateway against direct emulator calls, interleaved.
+
+    The mix's bodies with `temperature: 0` (cacheable); the warm-up sends every
+    body once, so each measured gateway call is a hit. The ledger is read back
+    to count the hits, so a result where hits did not happen says so.
+    """
+    n = ctx.options.get("sequential_n", 300 if ctx.quick else 1000)
+    bodies = [{"body": orjson.dumps({**orjson.loads(b["body"]), "temperature": 0}).decode(),
+               "stream": b["stream"]} for b in ctx.bodies]
+    spec = ctx.base_spec("sequential", warmup=max(100, 2 * len(bodies)), n=n)
+    spec["bodies"] = bodies
+    result = ctx.run("bench.loadgen", spec)
+    rows = orjson.loads(urllib.request.urlopen(
+        f"{ctx.gateway.url}/fleetcost/v1/calls?limit={n}", timeout=30).read())
+    result["ledger_last_n"] = dict(Counter(r["response_cache"] for r in rows))
+    return result
+
+
+def semantic(ctx: Context) -> Result:
+    """Semantic lookup at 100,000 entries and memory per 100,000 (bench.cache_bench), each
+    setting in a fresh process (numpy fixes its BLAS threads at import): all entries in the
+    queried scope (the worst case) with one and two BLAS threads, and spread over 100 scopes."""
+    entries = ctx.options.get("semantic_entries", 20_000 if ctx.quick else 100_000)
+    out: Result = {}
+    for name, threads, scopes in (("one_scope_blas_1", "1", 1), ("one_scope_blas_2", "2", 1),
+                                  ("100_scopes_blas_1", "1", 100)):
+        quiet = wait_quiet(ctx.options.get("max_wait_s", 0.0))
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.cache_bench", "--gateway-cache",
+             "--entries", str(entries), "--scopes", str(scopes)], capture_output=True,
+            cwd=ROOT, timeout=1800, check=False,
+            env={**os.environ, "OPENBLAS_NUM_THREADS": threads})
+        if proc.returncode != 0:
+            raise RuntimeError(f"bench.cache_bench failed:\n{proc.stderr.decode()[-3000:]}")
+        out[name] = {**orjson.loads(proc.stdout), **quiet}
+    return out

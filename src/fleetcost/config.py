@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fleetcost.errors import ConfigError
 from fleetcost.routing.config import RoutingConfig
@@ -38,6 +39,10 @@ class StorageConfig(_Strict):
     # The ledger writer flushes when this many records wait, or after flush_ms.
     batch_size: int = Field(default=256, ge=1)
     flush_ms: int = Field(default=50, ge=1)
+    # Budget ledger file for kind = "sqlite"; default: beside the ledger.
+    budgets_path: str | None = None
+    # Seconds a budget reservation lives if its call never settles (crashed process).
+    reservation_ttl_s: float = Field(default=900.0, gt=0)
 
 
 class ProviderConfig(_Strict):
@@ -65,6 +70,23 @@ class ModelConfig(_Strict):
     capabilities: list[str] | None = None
 
 
+class SemanticCacheConfig(_Strict):
+    # Off by default: it needs the `semantic` extra and the model package.
+    enabled: bool = False
+    # Minimum cosine to consider a stored question, unless the task type has its own.
+    threshold: float = Field(default=0.90, ge=0.0, le=1.0)
+    # Task type (X-Fleetcost-Task) -> threshold.
+    thresholds: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
+    # Preceding conversation turns embedded with the last user turn; older ones must match.
+    context_turns: int = Field(default=0, ge=0, le=8)
+    # Bound on the characters of those context turns (the most recent are kept).
+    context_chars: int = Field(default=1000, ge=0, le=20_000)
+    ttl_s: float = Field(default=86_400.0, gt=0)
+    max_entries: int = Field(default=100_000, ge=1)
+    # SQLite file of entries and vectors; default: beside the ledger.
+    path: str | None = None
+
+
 class CacheConfig(_Strict):
     # on | off | read-only | write-only; X-Fleetcost-Cache overrides it per request.
     mode: Literal["on", "off", "read-only", "write-only"] = "on"
@@ -75,8 +97,52 @@ class CacheConfig(_Strict):
     path: str | None = None
     # Bound on entries for storage.kind = "memory".
     max_entries: int = Field(default=100_000, ge=1)
+    semantic: SemanticCacheConfig = SemanticCacheConfig()
 
 
+class BudgetConfig(_Strict):
+    """One `[[budgets]]` table (docs/config.md explains scopes, windows and actions)."""
+
+    name: str | None = None
+    scope: Literal["tenant", "team", "agent", "session", "task", "tag"]
+    match: str = "*"
+    limit_usd: Decimal | None = Field(default=None, ge=0)
+    limit_tokens: int | None = Field(default=None, ge=0)
+    window: Literal["call", "session", "hour", "day", "month", "total"] = "day"
+    action: Literal["block", "degrade", "summarize"] = "block"
+    soft_usd: Decimal | None = Field(default=None, ge=0)
+    # The degrade plan (soft limit passed, or action = "degrade" at the hard limit):
+    degrade_models: list[str] = Field(default_factory=list)
+    degrade_max_tokens: int | None = Field(default=None, ge=1)
+    degrade_compress: bool = True
+    summarize_max_tokens: int = Field(default=256, ge=1)
+
+    @model_validator(mode="after")
+    def _has_a_limit(self) -> BudgetConfig:
+        if self.limit_usd is None and self.limit_tokens is None:
+            raise ValueError("a budget needs limit_usd or limit_tokens")
+        return self
+
+
+class GuardLimits(_Strict):
+    """Guard limits; `[guards]` sets the defaults, `[guards.tasks.NAME]` overrides per task."""
+
+    max_steps: int | None = Field(default=None, ge=1)
+    max_session_s: float | None = Field(default=None, gt=0)
+    loop_repeats: int | None = Field(default=None, ge=2)
+    loop_window_s: float | None = Field(default=None, gt=0)
+    growth_steps: int | None = Field(default=None, ge=2)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_input_tokens: int | None = Field(default=None, ge=1)
+
+
+class GuardsConfig(GuardLimits):
+    enabled: bool = True
+    loop_repeats: int | None = Field(default=8, ge=2)
+    loop_window_s: float | None = Field(default=600.0, gt=0)
+    # Bound on sessions tracked in memory (least recently seen dropped first).
+    max_sessions: int = Field(default=100_000, ge=1)
+    tasks: dict[str, GuardLimits] = Field(default_factory=dict)
 class LedgerConfig(_Strict):
     # Keep each request's body (after redaction) in the ledger's `call_bodies`
     # table so `fleetcost replay LEDGER.db` can re-run it. Off: bodies hold
@@ -90,6 +156,34 @@ class LedgerConfig(_Strict):
 class PricingConfig(_Strict):
     # Extra catalog file (written by `fleetcost prices import`), merged over the bundled one.
     catalog: str | None = None
+
+
+class AlertsConfig(_Strict):
+    """Alert rules (analytics/alerts.py); thresholds default to the seed's table."""
+
+    enabled: bool = True
+    interval_s: float = Field(default=300.0, gt=0)
+    # POSTed a JSON body when an alert fires or resolves; none by default.
+    webhook_url: str | None = None
+    window_hours: int = Field(default=24, ge=1)
+    baseline_days: int = Field(default=7, ge=1)
+    noise_sigmas: float = Field(default=3.0, ge=0)
+    min_calls: int = Field(default=20, ge=1)
+    cost_per_agent_hour_rise: float = Field(default=0.20, gt=0)
+    cache_hit_rate_min: float = Field(default=0.80, ge=0, le=1)
+    cache_min_eligible: int = Field(default=50, ge=1)
+    escalation_rate_max: float = Field(default=0.40, ge=0, le=1)
+    token_efficiency_drop: float = Field(default=0.30, gt=0, lt=1)
+    tail_cost_ratio_max: float = Field(default=10.0, gt=1)
+    context_growth: float = Field(default=0.20, gt=0)
+    spend_anomaly_x: float = Field(default=3.0, gt=1)
+    spend_anomaly_min_usd: str = "0.10"
+
+
+class TelemetryConfig(_Strict):
+    # OTLP/HTTP collector base URL (spans go to <url>/v1/traces); none = no spans.
+    otlp_endpoint: str | None = None
+    service_name: str = "fleetcost"
 
 
 def _default_providers() -> dict[str, ProviderConfig]:
@@ -112,6 +206,10 @@ class Settings(_Strict):
     pricing: PricingConfig = PricingConfig()
     cache: CacheConfig = CacheConfig()
     routing: RoutingConfig = RoutingConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
+    budgets: list[BudgetConfig] = Field(default_factory=list)
+    guards: GuardsConfig = GuardsConfig()
     ledger: LedgerConfig = LedgerConfig()
 
     def with_upstreams(self, upstreams: dict[str, str]) -> Settings:

@@ -88,6 +88,9 @@ class Identity:
     session_id: str | None = None
     task_type: str | None = None
     parent_id: str | None = None
+    # Budget scopes beyond the ledger columns: a team, and free-form tags.
+    team: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 CallOutcome = Literal[
@@ -130,6 +133,9 @@ class CallRecord:
     system_tokens: int | None = None
     batch: bool = False
     error: str | None = None
+    # The max_tokens in force for the call (after caps and degrade), for the
+    # report of answers that ran into their cap.
+    output_cap: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

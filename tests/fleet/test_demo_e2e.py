@@ -76,8 +76,8 @@ def test_demo_tables_are_the_ledger_totals(
 
     listed = _run(["calls", "--json"], env, timeout=60)
     assert listed.returncode == 0, listed.stderr.decode()
-    rows = [r for r in orjson.loads(listed.stdout)
-            if r["session_id"].startswith(SCENARIOS[0].name + "/")]
+    every_row = orjson.loads(listed.stdout)
+    rows = [r for r in every_row if r["session_id"].startswith(SCENARIOS[0].name + "/")]
     assert len(rows) == expected_calls
     assert all(row["cost_usd"] is not None for row in rows), "every demo model has a price"
 
@@ -96,6 +96,15 @@ def test_demo_tables_are_the_ledger_totals(
     assert Decimal(total["cost_usd"]) == sum(Decimal(r["cost_usd"]) for r in rows)
     # Growing contexts behind a stable prefix: the providers' caches must have hit.
     assert total["cached_tokens"] > 0
+
+    # The runaway agent: stopped by the default guard (8 repeats of one tool call), on the
+    # 9th call; what it cost until then is what the ledger holds for its session.
+    stuck = report["runaway"]
+    looped = [r for r in every_row if r["session_id"] == stuck["session_id"]]
+    assert stuck["stopped_at_call"] == 9 and stuck["refusal"].startswith("loop_detected")
+    assert sorted(r["outcome"] for r in looped) == ["loop_detected"] + ["success"] * 8
+    assert Decimal(stuck["cost_usd_until_stop"]) == sum(Decimal(r["cost_usd"]) for r in looped)
+    assert Decimal(stuck["cost_usd_until_stop"]) > 0
 
 
 def test_demo_keeps_the_gateway_up_until_ctrl_c(tmp_path: Path) -> None:

@@ -73,11 +73,14 @@ def test_missing_ledger_is_one_sentence(tmp_path: Path, capsys: pytest.CaptureFi
 def test_metrics_and_models(stack: Stack) -> None:
     client = openai.OpenAI(base_url=stack.gateway + "/v1", api_key="k", max_retries=0)
     client.chat.completions.create(model="gpt-4o-mini",
-                                   messages=[{"role": "user", "content": "metrics"}])
+                                   messages=[{"role": "user", "content": "metrics"}],
+                                   extra_headers={"X-Fleetcost-Tenant": "metrics-t"})
     text = httpx.get(stack.gateway + "/metrics").text
-    labels = 'model="gpt-4o-mini",provider="openai",outcome="success"'
+    labels = 'model="gpt-4o-mini",provider="openai",tenant="metrics-t",outcome="success"'
     assert f"fleetcost_requests_total{{{labels}}}" in text
-    assert 'fleetcost_cost_usd_total{model="gpt-4o-mini"}' in text
+    assert 'fleetcost_cost_usd_total{model="gpt-4o-mini",tenant="metrics-t",outcome="success"}' \
+        in text
+    assert 'fleetcost_tokens_total{model="gpt-4o-mini",tenant="metrics-t",type="input"}' in text
     ids = [m.id for m in client.models.list()]
     assert "gpt-4o" in ids and all(not i.startswith("claude") for i in ids)
     anthropic_list = httpx.get(stack.gateway + "/v1/models",

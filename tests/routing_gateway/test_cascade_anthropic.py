@@ -90,17 +90,20 @@ def one(stack: Stack, client: anthropic.Anthropic, prompt: str, stream: bool) ->
     row = stack.call(call_id)
     assert row["model"] == answered["model"] and row["outcome"] == "success"
     rows = stack.ledger(0)
-    judged = [r for r in rows if r["route_reason"] == f"cascade verifier for {call_id}"]
+
+    def judged_for(cid: str) -> list[dict]:
+        return [r for r in rows if r["route_reason"] == f"cascade verifier for {cid}"]
+
     if escalate:
         esc = [r for r in rows if r["outcome"] == "escalated"
                and (r["route_reason"] or "").endswith(f"as {call_id}")]
         assert len(esc) == 1 and esc[0]["escalated"] and esc[0]["model"] == "claude-haiku-4-5"
         assert esc[0]["output_tokens"] == weak["usage"]["output_tokens"]
         assert Decimal(esc[0]["cost_usd"]) > 0
-        # The verifier judged the weak call, which carried the client's call id then.
-        assert len(judged) == 1
+        # The verifier judged the weak call: its row names that call.
+        assert len(judged_for(esc[0]["call_id"])) == 1
     else:
-        assert "verifier accepts" in row["route_reason"] and len(judged) == 1
+        assert "verifier accepts" in row["route_reason"] and len(judged_for(call_id)) == 1
     return escalate
 
 

@@ -21,24 +21,24 @@ def _esc(value: str) -> str:
 
 class Metrics:
     def __init__(self) -> None:
-        self.requests: dict[tuple[str, str, str], int] = defaultdict(int)
-        self.tokens: dict[tuple[str, str], int] = defaultdict(int)
-        self.cost: dict[str, Decimal] = defaultdict(Decimal)
+        self.requests: dict[tuple[str, str, str, str], int] = defaultdict(int)
+        self.tokens: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.cost: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
         self.unpriced: dict[str, int] = defaultdict(int)
         self.latency_sum_ms: dict[str, float] = defaultdict(float)
         self.latency_count: dict[str, int] = defaultdict(int)
 
     def observe(self, rec: CallRecord) -> None:
         model = rec.model or "unknown"
-        self.requests[(model, rec.provider or "unknown", rec.outcome)] += 1
+        self.requests[(model, rec.provider or "unknown", rec.tenant, rec.outcome)] += 1
         counts = (rec.input_tokens, rec.output_tokens, rec.cached_tokens, rec.cache_write_tokens)
         for kind, n in zip(_TOKEN_TYPES, counts, strict=True):
             if n:
-                self.tokens[(model, kind)] += n
+                self.tokens[(model, rec.tenant, kind)] += n
         if rec.cost_usd is None:
             self.unpriced[model] += 1
         else:
-            self.cost[model] += rec.cost_usd
+            self.cost[(model, rec.tenant, rec.outcome)] += rec.cost_usd
         if rec.latency_ms is not None:
             self.latency_sum_ms[model] += rec.latency_ms
             self.latency_count[model] += 1
@@ -48,19 +48,21 @@ class Metrics:
             "# HELP fleetcost_requests_total Calls through the gateway.",
             "# TYPE fleetcost_requests_total counter",
         ]
-        for (model, provider, outcome), n in sorted(self.requests.items()):
+        for (model, provider, tenant, outcome), n in sorted(self.requests.items()):
             lines.append(
                 f'fleetcost_requests_total{{model="{_esc(model)}",provider="{_esc(provider)}",'
-                f'outcome="{outcome}"}} {n}'
+                f'tenant="{_esc(tenant)}",outcome="{outcome}"}} {n}'
             )
-        lines += ["# HELP fleetcost_tokens_total Tokens by model and type.",
+        lines += ["# HELP fleetcost_tokens_total Tokens by model, tenant and type.",
                   "# TYPE fleetcost_tokens_total counter"]
-        for (model, kind), n in sorted(self.tokens.items()):
-            lines.append(f'fleetcost_tokens_total{{model="{_esc(model)}",type="{kind}"}} {n}')
-        lines += ["# HELP fleetcost_cost_usd_total Exact spend in USD by model.",
+        for (model, tenant, kind), n in sorted(self.tokens.items()):
+            lines.append(f'fleetcost_tokens_total{{model="{_esc(model)}",tenant="{_esc(tenant)}",'
+                         f'type="{kind}"}} {n}')
+        lines += ["# HELP fleetcost_cost_usd_total Exact spend in USD by model, tenant, outcome.",
                   "# TYPE fleetcost_cost_usd_total counter"]
-        for model, usd in sorted(self.cost.items()):
-            lines.append(f'fleetcost_cost_usd_total{{model="{_esc(model)}"}} {usd}')
+        for (model, tenant, outcome), usd in sorted(self.cost.items()):
+            lines.append(f'fleetcost_cost_usd_total{{model="{_esc(model)}",'
+                         f'tenant="{_esc(tenant)}",outcome="{outcome}"}} {usd}')
         lines += ["# HELP fleetcost_unpriced_calls_total Calls to models with no price.",
                   "# TYPE fleetcost_unpriced_calls_total counter"]
         for model, n in sorted(self.unpriced.items()):

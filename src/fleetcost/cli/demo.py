@@ -4,12 +4,15 @@ Starts the provider emulator and the gateway as child processes, replays
 tau-bench airline conversations as a fleet of agents on four models, reads
 the gateway's ledger back and prints calls, tokens and exact cost per agent
 and per model. Each scenario (today the baseline with every lever off; the
-levers join as they land) gets its own table.
+levers join as they land) gets its own table. Last, a scripted agent stuck
+in a tool-call loop runs through the same gateway until the default guard
+stops it, and what it cost until then is read from the ledger.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import sys
@@ -24,6 +27,7 @@ from typing import Any, TextIO
 import orjson
 
 from fleetcost.errors import FleetcostError
+from fleetcost.fleet import ledger, runaway
 from fleetcost.fleet.driver import ReplayStats
 from fleetcost.fleet.plan import Scenario
 from fleetcost.fleet.run import ScenarioResult, Servers, collect, replay_scenarios, servers
@@ -74,13 +78,25 @@ def run(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency, on_call=_progress_for(conversations, args.sessions),
             )
             _fail_if_nothing_went_through(up, [stats for _, _, stats in replays])
+            stuck = _runaway(up, conversations[0])
             results = collect(up, replays, stop_gateway=args.no_serve)
             elapsed = time.perf_counter() - started
-            _print_results(results, data_dir, elapsed, as_json=args.json)
+            _print_results(results, data_dir, elapsed, as_json=args.json,
+                           extra={"runaway": stuck.as_json()})
+            if not args.json:
+                print(f"\n== runaway agent: guards on (default) ==\n\n{runaway.render(stuck)}")
             _warn_about_gaps(results)
             if not args.no_serve:
                 return _serve_until_interrupted(up, out=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _runaway(up: Servers, conversation: Conversation) -> runaway.RunawayResult:
+    """One scripted looping agent through the same gateway; its rows read from the ledger."""
+    result = asyncio.run(runaway.run(up.gateway.url, conversation))
+    result.rows = ledger.wait_for_rows(
+        up.db_path, result.sent, keep=lambda row: row.get("session_id") == runaway.SESSION)
+    return result
 
 
 def _fail_if_nothing_went_through(up: Servers, stats: list[ReplayStats]) -> None:
@@ -107,13 +123,15 @@ def _ledger_path(requested: str | None, tmp: Path) -> Path:
 
 
 def _print_results(
-    results: list[ScenarioResult], data_dir: Path, elapsed: float, *, as_json: bool
+    results: list[ScenarioResult], data_dir: Path, elapsed: float, *, as_json: bool,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     if as_json:
         doc = {
             "data": str(data_dir),
             "seconds": round(elapsed, 3),
             "scenarios": [r.as_json() for r in results],
+            **(extra or {}),
         }
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
         sys.stdout.flush()
@@ -143,8 +161,9 @@ def _warn_about_gaps(results: list[ScenarioResult]) -> None:
 
 
 def _serve_until_interrupted(up: Servers, out: TextIO) -> int:
-    print(f"\nThe gateway is up at {up.gateway.url} (OpenAI: {up.gateway.url}/v1, "
-          f"Anthropic: {up.gateway.url}); the dashboard arrives in a later release.\n"
+    print(f"\nThe dashboard: {up.gateway.url}/dashboard\n"
+          f"The gateway is up at {up.gateway.url} (OpenAI: {up.gateway.url}/v1, "
+          f"Anthropic: {up.gateway.url}).\n"
           f"Ledger: FLEETCOST_DB={up.db_path} fleetcost calls\n"
           "Press Ctrl-C to stop.", file=out, flush=True)
     try:

@@ -20,11 +20,18 @@ def register(sub: Any, name: str, help_text: str) -> None:
     p.add_argument("--config", help="fleetcost.toml (for the ledger path)")
     p.add_argument("--db", help="ledger file (default: from config or ./fleetcost.db)")
     p.add_argument("--since", help="only calls at or after this ISO 8601 UTC time")
+    p.add_argument("--until", help="only calls before this ISO 8601 UTC time")
+    p.add_argument("--compare", metavar="SINCE/UNTIL",
+                   help="explain the change from this baseline period to --since/--until")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.compare:
+        from fleetcost.cli.doctor_compare import run_compare
+
+        return run_compare(args)
     log = open_ledger(args)
     try:
         rows = log.query(CallQuery(since=args.since))

@@ -13,12 +13,15 @@ import logging
 import time
 from decimal import Decimal
 
+from fleetcost.pipeline.budget import settle_budget
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.state import CallState
 from fleetcost.pricing.cost import cost, format_usd
 from fleetcost.types import CallRecord, Price, Usage
 
 log = logging.getLogger("fleetcost.account")
+# Calls the guard or budget stage refused: recorded, never billed.
+REFUSED = frozenset({"budget_exceeded", "loop_detected"})
 
 
 def cache_status(usage: Usage, price: Price | None) -> str:
@@ -37,8 +40,8 @@ def account(state: CallState, ctx: GatewayContext) -> CallRecord:
     usage = state.usage or Usage()
     price = state.price
     amount: Decimal | None = cost(usage, price) if price is not None else None
-    if state.response_cache == "exact":
-        amount = Decimal(0)  # answered from our cache: the provider billed nothing
+    if state.response_cache in ("exact", "semantic") or state.outcome in REFUSED:
+        amount = Decimal(0)  # answered from our cache, or refused: nothing was billed
     elif price is None and state.upstream_model:
         log.warning("model %s has no price: call %s recorded as unpriced",
                     state.upstream_model, state.call_id)
@@ -54,7 +57,7 @@ def account(state: CallState, ctx: GatewayContext) -> CallRecord:
         session_id=ident.session_id,
         parent_id=ident.parent_id,
         task_type=ident.task_type,
-        requested_model=state.request.model if state.request else None,
+        requested_model=state.requested_model or (state.request.model if state.request else None),
         model=state.answered_model or state.upstream_model,
         provider=state.deployment,
         input_tokens=usage.input_tokens,
@@ -71,8 +74,10 @@ def account(state: CallState, ctx: GatewayContext) -> CallRecord:
         outcome=state.outcome,
         route_reason=state.route_reason,
         error=state.error,
+        output_cap=state.request.max_tokens if state.request else None,
     )
     ctx.emit(record)
+    settle_budget(state, ctx, record)
     return record
 
 

@@ -71,6 +71,13 @@ def cache_key(state: CallState, prompt_version: str) -> str:
     return digest.hexdigest()
 
 
+def cache_version(state: CallState) -> str:
+    """The prompt version the client declared (header or metadata), or ''."""
+    assert state.request is not None
+    return state.headers.get("x-fleetcost-prompt-version") or state.request.metadata.get(
+        "prompt_version", "")
+
+
 def plan(state: CallState, cfg: CacheConfig) -> CachePlan:
     """Decide the cache's part in this call; a bad header value is ignored, not fatal."""
     assert state.request is not None
@@ -80,9 +87,7 @@ def plan(state: CallState, cfg: CacheConfig) -> CachePlan:
         return BYPASS
     if _sampled(state.request.body) and not cfg.cache_sampled:
         return BYPASS
-    version = state.headers.get("x-fleetcost-prompt-version") or state.request.metadata.get(
-        "prompt_version", "")
-    return CachePlan(key=cache_key(state, version), read=mode in ("on", "read-only"),
+    return CachePlan(key=cache_key(state, cache_version(state)), read=mode in ("on", "read-only"),
                      write=mode in ("on", "write-only"), tags=_tags(state))
 
 

@@ -20,10 +20,11 @@ from typing import Any
 
 from fleetcost.errors import FleetcostError
 from fleetcost.pipeline.account import account
+from fleetcost.pipeline.budget import rebudget, reserve
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.fallback import body_for, open_planned
 from fleetcost.pipeline.helpers import OVERHEAD, ask_model, helper_call
-from fleetcost.pipeline.route import text_of
+from fleetcost.pipeline.route import text_of, use
 from fleetcost.pipeline.state import CallState, new_call_id
 from fleetcost.pipeline.upstream import Response, UpstreamConnectionError
 from fleetcost.providers.base import Answer
@@ -121,16 +122,31 @@ def _gate_input(state: CallState, ctx: GatewayContext, candidate: Candidate,
 
 
 def _escalate(state: CallState, ctx: GatewayContext, plan: RoutePlan, why: str) -> None:
-    """Record the weak call as escalated; reset the state for the strong chain."""
+    """Record the weak call as escalated; the strong call goes on under a new call id.
+
+    The weak row keeps the request's call id and its budget hold, which it
+    settles with the weak cost; the strong call takes a fresh id (the one the
+    client sees) and a fresh hold (`rehold`), so a budget is charged both costs.
+    """
+    final_id = new_call_id()
     weak = dataclasses.replace(
-        state, call_id=new_call_id(), outcome="escalated", escalated=True,
-        reference_price=OVERHEAD,
+        state, outcome="escalated", escalated=True, reference_price=OVERHEAD, reply_headers=[],
         # The final call's id last and never cut: it links the two ledger rows.
-        route_reason=f"{plan.reason}; escalated ({why})"[:160] + f" as {state.call_id}")
+        route_reason=f"{plan.reason}; escalated ({why})"[:160] + f" as {final_id}")
     account(weak, ctx)
+    state.call_id, state.budget = final_id, None
     state.usage = state.answered_model = state.ttft_ms = state.error = None
     state.outcome = "success"
     state.route_reason = f"{plan.reason}; escalated: {why}"[:200]
+
+
+def rehold(state: CallState, ctx: GatewayContext, steps: tuple[Candidate, ...]) -> None:
+    """A budget hold for the strong call, at its price; raises `BudgetExceeded`."""
+    if not steps:
+        return
+    use(state, ctx, steps[0])
+    reserve(state, ctx, b"cache_control" if state.cache_marked else b"")
+    rebudget(state, ctx)
 
 
 async def try_weak(state: CallState, ctx: GatewayContext,

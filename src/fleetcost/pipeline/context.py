@@ -9,19 +9,29 @@ that receive finished ledger records. No stage reaches for global state.
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from fleetcost.config import ProviderConfig, Settings
+from fleetcost.config import GuardLimits, ProviderConfig, Settings
+from fleetcost.errors import ConfigError
+from fleetcost.pipeline.budget_rules import Rule, compile_rules
+from fleetcost.pipeline.caps import limits_for
+from fleetcost.pipeline.guard_state import GuardBook
+from fleetcost.pipeline.token_memo import TokenMemo
 from fleetcost.pipeline.upstream import Timeout, UpstreamClient, timeout_for
 from fleetcost.pricing.catalog import Catalog, price_from_dict
 from fleetcost.providers import registry
 from fleetcost.providers.base import WireAdapter
 from fleetcost.routing.router import Router
-from fleetcost.storage.base import CacheEntry, CacheStore
+from fleetcost.storage.base import BudgetLedger, CacheEntry, CacheStore
 from fleetcost.storage.shadow import ShadowRecord
 from fleetcost.types import CallRecord, Price
+
+if TYPE_CHECKING:
+    from fleetcost.cache.semcache import SemanticCache
 
 RecordSink = Callable[[CallRecord], None]
 # (call id, wire kind, request body): `[ledger] store_bodies` keeps them for replay.
@@ -68,9 +78,23 @@ class GatewayContext:
     # Off-the-hot-path work (shadow calls) kept referenced until it ends.
     background: set[object] = field(default_factory=set)
     shadow_sink: Callable[[ShadowRecord], None] | None = None
+    # Budgets and guards: the reservation store, the compiled [[budgets]], this
+    # process's owner id on its holds, and the bounded per-session guard state.
+    budgets: BudgetLedger | None = None
+    budget_rules: tuple[Rule, ...] = ()
+    owner: str = field(default_factory=lambda: f"gw-{os.getpid()}-{random.getrandbits(32):08x}")
+    guard_book: GuardBook = field(default_factory=lambda: GuardBook(1))
+    _limits_memo: dict[str | None, GuardLimits] = field(default_factory=dict)
+    token_memo: TokenMemo = field(default_factory=TokenMemo)
+    # The semantic cache, when `[cache.semantic] enabled` (it loads numpy and a model).
+    semantic: SemanticCache | None = None
     keep_body: BodySink = discard_body
 
     def __post_init__(self) -> None:
+        self.budget_rules = compile_rules(self.settings.budgets)
+        if self.budget_rules and self.budgets is None:
+            raise ConfigError("[[budgets]] are configured but no budget store was wired")
+        self.guard_book = GuardBook(self.settings.guards.max_sessions)
         self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}
         overrides = {
             alias: price_from_dict(m.model or alias, {"provider": m.provider, **m.price})
@@ -95,6 +119,14 @@ class GatewayContext:
         except KeyError:
             price = self._price_memo[model] = self.catalog.get(model)
             return price
+
+    def guard_limits(self, task: str | None) -> GuardLimits:
+        key = task if task in self.settings.guards.tasks else None  # bounded by config
+        try:
+            return self._limits_memo[key]
+        except KeyError:
+            found = self._limits_memo[key] = limits_for(self.settings.guards, key)
+            return found
 
     def emit(self, record: CallRecord) -> None:
         for sink in self.sinks:

@@ -19,7 +19,10 @@ _FIELDS = (
     ("session_id", "x-fleetcost-session", "session"),
     ("task_type", "x-fleetcost-task", "task"),
     ("parent_id", "x-fleetcost-parent", "parent"),
+    ("team", "x-fleetcost-team", "team"),
 )
+_TAGS = ("x-fleetcost-tags", "tags")
+_MAX_TAGS = 16
 
 
 def identify(state: CallState) -> None:
@@ -29,4 +32,7 @@ def identify(state: CallState) -> None:
         value = state.headers.get(header) or meta.get(key)
         if value:
             setattr(ident, attr, value[:_MAX])
+    tags = state.headers.get(_TAGS[0]) or meta.get(_TAGS[1])
+    if tags:
+        ident.tags = tuple(t.strip()[:_MAX] for t in tags.split(",") if t.strip())[:_MAX_TAGS]
     state.identity = ident

@@ -13,16 +13,20 @@ import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
-from fleetcost.errors import FleetcostError, UpstreamError
+from fleetcost.errors import BudgetExceeded, FleetcostError, LoopDetected, UpstreamError
 from fleetcost.pipeline.account import account, cost_header
-from fleetcost.pipeline.cache import CachePlan, entry_for, lookup
+from fleetcost.pipeline.budget import keep_alive, rebudget, release, reserve
+from fleetcost.pipeline.budget_plan import mark_finished, mark_stream, remaining_header
+from fleetcost.pipeline.cache import CachePlan, cache_version, entry_for, lookup
 from fleetcost.pipeline.cache import plan as cache_plan
-from fleetcost.pipeline.cascade import try_weak
+from fleetcost.pipeline.cascade import rehold, try_weak
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.estimate import partial_usage
 from fleetcost.pipeline.fallback import open_planned
+from fleetcost.pipeline.guard import guard
 from fleetcost.pipeline.identify import identify
 from fleetcost.pipeline.route import route
+from fleetcost.pipeline.semantic import lookup_semantic, plan_semantic, store_semantic
 from fleetcost.pipeline.shadow import maybe_shadow, wants_shadow
 from fleetcost.pipeline.state import CallState, Reply, StreamReply
 from fleetcost.pipeline.upstream import Response, UpstreamConnectionError
@@ -52,6 +56,9 @@ def _headers(state: CallState, record: CallRecord | None) -> list[tuple[bytes, b
     ]
     if record is not None:
         out.append((b"x-fleetcost-cost-usd", cost_header(record)))
+    elif state.budget is not None and (room := remaining_header(state.budget)) is not None:
+        out.append(room)  # a stream's headers leave before it settles: room as reserved
+    out += state.reply_headers
     return out
 
 
@@ -63,12 +70,25 @@ async def handle_chat(
         state.request = adapter.parse_request(body)
         identify(state)
         ctx.keep_body(state.call_id, adapter.kind, body)
+        guard(state, ctx, body)
+        reserve(state, ctx, body)
         cache = cache_plan(state, ctx.settings.cache)
         hit = lookup(ctx.cache, cache, ctx.cache_pending)
         if hit is not None:
             return _from_cache(state, ctx, hit)
+        if ctx.semantic is not None:
+            state.semantic = plan_semantic(state, ctx.settings.cache.semantic, cache,
+                                           cache_version(state))
+            if state.semantic is not None:
+                hit = await lookup_semantic(ctx.semantic, state.semantic)
+                if hit is not None:
+                    return _from_cache(state, ctx, hit, "semantic")
         plan = await route(state, ctx)
+        rebudget(state, ctx)
+    except (BudgetExceeded, LoopDetected) as exc:
+        return _refused(state, ctx, exc)
     except FleetcostError as exc:
+        release(state, ctx)
         return error_reply(adapter, exc)
     if cache.key is not None:
         state.response_cache = "miss"
@@ -78,6 +98,10 @@ async def handle_chat(
         if accepted is not None:
             return _accepted(state, ctx, plan, cache, *accepted)
         steps = plan.escalate
+        try:
+            rehold(state, ctx, steps)
+        except BudgetExceeded as exc:
+            return _refused(state, ctx, exc)
     if state.request.stream:
         return await _streamed(state, ctx, plan, steps, cache)
     return await _whole(state, ctx, plan, steps, cache)
@@ -95,13 +119,25 @@ def _accepted(state: CallState, ctx: GatewayContext, plan: RoutePlan, cache: Cac
     return Reply(200, [JSON, *_headers(state, record)], raw)
 
 
-def _from_cache(state: CallState, ctx: GatewayContext, hit: CacheEntry) -> Reply | StreamReply:
-    """Answer from the exact cache: nothing upstream, the original cost saved."""
-    state.response_cache = "exact"
+def _refused(state: CallState, ctx: GatewayContext, exc: FleetcostError) -> Reply:
+    """A guard or budget said no: nothing goes upstream; the refusal is in the ledger at $0."""
+    release(state, ctx)
+    state.budget = None
+    state.outcome = "budget_exceeded" if isinstance(exc, BudgetExceeded) else "loop_detected"
+    state.error = exc.message
+    record = account(state, ctx)
+    return Reply(exc.status, [JSON, *_headers(state, record)], state.adapter.error_body(exc))
+
+
+def _from_cache(state: CallState, ctx: GatewayContext, hit: CacheEntry,
+                kind: str = "exact") -> Reply | StreamReply:
+    """Answer from a cache: nothing upstream, the original cost saved."""
+    state.response_cache = kind
     state.saved_usd = Decimal(hit.cost_usd) if hit.cost_usd is not None else Decimal(0)
     state.answered_model = hit.model
     state.usage = Usage()
-    ctx.cache.hit(hit.key)
+    if kind == "exact":  # the semantic cache counts its hits itself
+        ctx.cache.hit(hit.key)
     record = account(state, ctx)
     if not hit.stream:
         return Reply(200, [JSON, *_headers(state, record)], hit.body)
@@ -115,10 +151,11 @@ async def _replay(body: bytes) -> AsyncIterator[bytes]:
 
 def _store(state: CallState, ctx: GatewayContext, cache: CachePlan, body: bytes,
            record: CallRecord) -> None:
-    """Write the answer to the cache off the response path."""
+    """Write the answer to the caches off the response path."""
     if not cache.write or cache.key is None or state.outcome != "success":
         return
     cost = str(record.cost_usd) if record.cost_usd is not None else None
+    store_semantic(state, ctx, body, cost)
     entry = entry_for(state, cache, body, ctx.settings.cache.ttl_s, cost)
     ctx.cache_pending[entry.key] = entry
     future = asyncio.get_running_loop().run_in_executor(None, ctx.cache.put, entry)
@@ -162,6 +199,8 @@ async def _whole(
     _store(state, ctx, cache, payload, record)
     if wants_shadow(state, ctx, plan):
         maybe_shadow(state, ctx, plan, state.adapter.answer(payload, False).text)
+    if state.summarize:
+        payload = mark_finished(payload)
     extra = [(k.encode(), v.encode()) for k in FORWARDED if (v := resp.headers.get(k))]
     return Reply(200, [JSON, *_headers(state, record), *extra], payload)
 
@@ -197,6 +236,10 @@ async def _relay(
     try:
         async for chunk in resp.content.iter_any():
             out = tap.feed(chunk)
+            if state.budget is not None:
+                keep_alive(state.budget, ctx)
+            if state.summarize and out:
+                out = mark_stream(out)
             if state.ttft_ms is None and tap.first_token:
                 state.ttft_ms = round((time.perf_counter() - state.started) * 1000, 3)
             if out:
@@ -204,6 +247,8 @@ async def _relay(
                     kept.append(out)
                 yield out
         tail = tap.finish()
+        if state.summarize and tail:
+            tail = mark_stream(tail)
         if tail:
             if kept is not None:
                 kept.append(tail)

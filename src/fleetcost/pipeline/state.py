@@ -13,9 +13,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
+from fleetcost.pipeline.budget_hold import BudgetHold
+from fleetcost.pricing.tokens import TokenCount
 from fleetcost.providers.base import ChatRequest, WireAdapter
 from fleetcost.types import CallOutcome, Identity, Price, Usage
+
+if TYPE_CHECKING:
+    from fleetcost.pipeline.semantic import SemanticPlan
 
 
 def new_call_id() -> str:
@@ -49,11 +55,22 @@ class CallState:
     answered_model: str | None = None
     ttft_ms: float | None = None
     outcome: CallOutcome = "success"
-    # Set by cache: exact | miss | bypass, and what a hit saved.
+    # Set by cache: exact | semantic | miss | bypass, and what a hit saved.
     response_cache: str = "bypass"
     saved_usd: Decimal = Decimal(0)
+    semantic: SemanticPlan | None = None
     error: str | None = None
     attempts: int = 0
+    # Set by guard and budget: the prompt's token count (counted once), the
+    # live reservation, response headers they add, and the degrade plan's
+    # asks to later stages (`compress` is read by the compress stage).
+    prompt_count: TokenCount | None = None
+    budget: BudgetHold | None = None
+    reply_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    compress: bool = False
+    summarize: bool = False
+    requested_model: str | None = None
+    cache_marked: bool = False  # the body asks for provider cache writes (cache_control)
 
 
 @dataclass(slots=True)

@@ -42,6 +42,11 @@ def _authorised(app: GatewayApp, scope: Scope) -> bool:
     return hmac.compare_digest(given.encode(), key.encode())
 
 
+def authorised(app: GatewayApp, scope: Scope) -> bool:
+    """The admin check, for admin routes that live in other modules."""
+    return _authorised(app, scope)
+
+
 def route_table(app: GatewayApp) -> dict[tuple[str, str], Handler]:
     async def calls(scope: Scope, body: bytes) -> Reply:
         if not _authorised(app, scope):
@@ -51,7 +56,8 @@ def route_table(app: GatewayApp) -> dict[tuple[str, str], Handler]:
             limit = int(qs["limit"][0]) if "limit" in qs else 100
         except ValueError:
             return _error(400, "limit must be an integer")
-        q = CallQuery(since=qs.get("since", [None])[0], limit=limit, newest_first=True)
+        q = CallQuery(since=qs.get("since", [None])[0], limit=limit, newest_first=True,
+                      session_id=qs.get("session", [None])[0])
         rows = await asyncio.to_thread(app.stores.usage_log.query, q)
         return Reply(200, [JSON], orjson.dumps([record_dict(r) for r in rows]))
 
@@ -67,6 +73,8 @@ def route_table(app: GatewayApp) -> dict[tuple[str, str], Handler]:
         if not isinstance(tag, str) or not isinstance(tenant, str) or not tag:
             return _error(400, "tag and tenant must be non-empty strings")
         removed = await asyncio.to_thread(app.stores.cache.invalidate, tenant, tag)
+        if app.stores.semantic is not None:
+            removed += await asyncio.to_thread(app.stores.semantic.invalidate, tenant, tag)
         return Reply(200, [JSON], orjson.dumps({"removed": removed}))
 
     async def shadow(scope: Scope, body: bytes) -> Reply:

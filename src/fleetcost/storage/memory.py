@@ -26,6 +26,7 @@ class MemoryUsageLog:
             if (q.since is None or r.ts >= q.since)
             and (q.until is None or r.ts < q.until)
             and (q.call_id is None or r.call_id == q.call_id)
+            and (q.session_id is None or r.session_id == q.session_id)
         ]
         rows.sort(key=lambda r: r.ts, reverse=q.newest_first)
         return rows[: q.limit] if q.limit is not None else rows

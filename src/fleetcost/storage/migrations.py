@@ -63,6 +63,50 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        # Money again as integer pico-dollars, so reports sum it in SQL, exactly
+        # and fast; NULL when a value has more than 12 decimals (readers then
+        # fall back to summing the decimal text). Backfilled from the text.
+        "m008_report",
+        """
+        ALTER TABLE calls ADD COLUMN cost_pico INTEGER;
+        ALTER TABLE calls ADD COLUMN saved_pico INTEGER;
+        UPDATE calls SET
+            cost_pico = CASE
+                WHEN cost_usd IS NULL OR cost_usd LIKE '-%' THEN NULL
+                WHEN instr(cost_usd, '.') = 0 THEN CAST(cost_usd AS INTEGER) * 1000000000000
+                WHEN length(cost_usd) - instr(cost_usd, '.') > 12 THEN NULL
+                ELSE CAST(substr(cost_usd, 1, instr(cost_usd, '.') - 1) AS INTEGER)
+                    * 1000000000000
+                + CAST(substr(substr(cost_usd, instr(cost_usd, '.') + 1) || '000000000000',
+                              1, 12) AS INTEGER)
+            END,
+            saved_pico = CASE
+                WHEN saved_usd IS NULL OR saved_usd LIKE '-%' THEN NULL
+                WHEN instr(saved_usd, '.') = 0 THEN CAST(saved_usd AS INTEGER) * 1000000000000
+                WHEN length(saved_usd) - instr(saved_usd, '.') > 12 THEN NULL
+                ELSE CAST(substr(saved_usd, 1, instr(saved_usd, '.') - 1) AS INTEGER)
+                    * 1000000000000
+                + CAST(substr(substr(saved_usd, instr(saved_usd, '.') + 1) || '000000000000',
+                              1, 12) AS INTEGER)
+            END
+        """,
+    ),
+    (
+        # The few rows whose money has no pico-dollar twin, so reports can tell in
+        # an index lookup whether the fast integer sums are exact for a range.
+        "m009_report_inexact",
+        """
+        CREATE INDEX calls_inexact ON calls (ts)
+            WHERE (cost_usd IS NOT NULL AND cost_pico IS NULL) OR saved_pico IS NULL
+        """,
+    ),
+    (
+        "m003_budgets",
+        """
+        ALTER TABLE calls ADD COLUMN output_cap INTEGER
+        """,
+    ),
+    (
         "m004_routing",
         """
         CREATE TABLE shadow_evals (

@@ -21,17 +21,21 @@ from fleetcost.storage.migrations import migrate
 from fleetcost.storage.sqlite_conn import connect
 from fleetcost.types import LEDGER_FIELDS, CallRecord
 
-_ROW_PARAMS = "(" + ", ".join("?" for _ in LEDGER_FIELDS) + ")"
+# The ledger fields, then money again as integer pico-dollars for fast exact
+# sums in reports (migration m008_report); NULL when not representable.
+_STORED = (*LEDGER_FIELDS, "cost_pico", "saved_pico")
+_ROW_PARAMS = "(" + ", ".join("?" for _ in _STORED) + ")"
+_PICO = Decimal(10) ** 12
 # Rows per INSERT statement. executemany steps the statement once per row and
 # the sqlite3 module releases and retakes the GIL around every step; with the
 # event loop busy, each retake waits for a GIL switch, so a row-at-a-time
 # writer fell behind under load. One multi-row statement is one step.
-# 27 columns x 300 rows stays well under SQLite's 32,766 bound variables.
+# 29 columns x 300 rows stays well under SQLite's 32,766 bound variables.
 ROWS_PER_STATEMENT = 300
 
 
 def _insert(rows: int) -> str:
-    return (f"INSERT OR REPLACE INTO calls ({', '.join(LEDGER_FIELDS)}) VALUES "
+    return (f"INSERT OR REPLACE INTO calls ({', '.join(_STORED)}) VALUES "
             + ", ".join([_ROW_PARAMS] * rows))
 _BOOL_FIELDS = frozenset({"escalated", "batch"})
 
@@ -48,9 +52,18 @@ def _to_row(rec: CallRecord) -> list[Any]:
     for i in _MONEY_AT:
         if row[i] is not None:
             row[i] = str(row[i])
+    row.append(_pico(rec.cost_usd))
+    row.append(_pico(rec.saved_usd))
     for i in _BOOL_AT:
         row[i] = int(row[i])
     return row
+
+
+def _pico(amount: Decimal | None) -> int | None:
+    if amount is None:
+        return None
+    scaled = amount * _PICO
+    return int(scaled) if scaled == scaled.to_integral_value() else None
 
 
 def _from_row(row: sqlite3.Row) -> CallRecord:
@@ -95,6 +108,9 @@ class SQLiteUsageLog:
         if q.call_id:
             where.append("call_id = ?")
             params.append(q.call_id)
+        if q.session_id:
+            where.append("session_id = ?")
+            params.append(q.session_id)
         sql = f"SELECT {', '.join(LEDGER_FIELDS)} FROM calls"
         if where:
             sql += " WHERE " + " AND ".join(where)

@@ -1,0 +1,69 @@
+"""The dashboard in a real headless Chromium: it renders, and its figures are the CLI's figures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.gateway.conftest import run_stack
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts"
+# Flags that keep Chromium from reaching for the network this machine does not have.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _cli(db: Path, by: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "fleetcost.cli.main", "report", "--by", by,
+                          "--db", str(db), "--json"], check=True, capture_output=True).stdout
+    return json.loads(out)
+
+
+def test_dashboard_figures_equal_the_report(tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"chromium not installed at {CHROMIUM} (make test installs the Debian package)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with run_stack(tmp_path) as stack:
+        client = openai.OpenAI(base_url=stack.gateway + "/v1", api_key="k", max_retries=0)
+        for i in range(9):
+            client.chat.completions.create(
+                model=("gpt-4o-mini", "gpt-4o")[i % 2],
+                messages=[{"role": "user", "content": f"question {i}"}],
+                extra_headers={"X-Fleetcost-Agent": f"agent-{i % 3}",
+                               "X-Fleetcost-Session": f"session-{i % 4}",
+                               "X-Fleetcost-Task": ("booking", "refund")[i % 2]})
+        stack.ledger(9)
+        by_agent, by_session = _cli(stack.db, "agent"), _cli(stack.db, "session")
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.goto(stack.gateway + "/dashboard")
+            page.wait_for_selector("body[data-loaded]")
+            assert page.get_attribute("body", "data-loaded") == "1", page.inner_text("#error")
+            for field in ("cost_usd", "calls", "input_tokens", "cached_tokens", "output_tokens",
+                          "saved_usd", "cost_per_session", "sessions"):
+                shown = page.inner_text(f'[data-figure="totals.{field}"]')
+                assert shown == str(by_agent["totals"][field]), field
+            for g in by_agent["groups"]:
+                row = f'table[data-group="agent"] tr[data-key="{g["key"]}"]'
+                assert page.inner_text(f'{row} td[data-field="cost_usd"]') == g["cost_usd"]
+                assert page.inner_text(f'{row} td[data-field="calls"]') == str(g["calls"])
+            for p in ("p50", "p95", "p99"):
+                shown = page.inner_text(f'[data-figure="session_cost.{p}"]')
+                assert shown == str(by_session["session_cost"][p]), p
+            page.click('table[data-group="session"] tr[data-key="session-0"]')
+            page.wait_for_selector('table[data-group="calls"]')
+            assert page.locator('table[data-group="calls"] tr').count() == 1 + 3
+            SCREENSHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+            browser.close()
+        assert httpx.get(stack.gateway + "/fleetcost/v1/series",
+                         params={"by": "colour"}).status_code == 400
