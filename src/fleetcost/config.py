@@ -68,6 +68,14 @@ class ModelConfig(_Strict):
     fallbacks: list[str] = Field(default_factory=list)
     # What the model can take (tools, images, json); none listed: assume all.
     capabilities: list[str] | None = None
+    # More providers (same kind) serving this alias interchangeably; requests
+    # sharing a stable prefix stick to one of them for the cache TTL.
+    deployments: list[str] | None = None
+
+
+class AnthropicBreakpointsConfig(_Strict):
+    # Add cache_control markers at the end of the stable prefix when the client set none there.
+    auto: bool = False
 
 
 class SemanticCacheConfig(_Strict):
@@ -98,6 +106,7 @@ class CacheConfig(_Strict):
     # Bound on entries for storage.kind = "memory".
     max_entries: int = Field(default=100_000, ge=1)
     semantic: SemanticCacheConfig = SemanticCacheConfig()
+    anthropic_breakpoints: AnthropicBreakpointsConfig = AnthropicBreakpointsConfig()
 
 
 class BudgetConfig(_Strict):
@@ -256,6 +265,12 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
                 f"config {path}: models.{alias}.provider names {model.provider!r}, "
                 "which is not under [providers]"
             )
+        for extra in model.deployments or ():
+            if extra not in settings.providers:
+                raise ConfigError(
+                    f"config {path}: models.{alias}.deployments names {extra!r}, "
+                    "which is not under [providers]"
+                )
     _check_routing(settings, path)
     return settings
 

@@ -142,3 +142,29 @@ class CallRecord:
 LEDGER_FIELDS: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(CallRecord) if f.name != "extra"
 )
+
+
+@dataclass(slots=True)
+class PrefixEvidence:
+    """How a call's prompt compared with the previous prompt of its session.
+
+    Tokens are o200k counts of the gateway's block split (estimates for
+    non-OpenAI models). `expected_cached_tokens` is what the provider's
+    documented cache rules let it read of the prompt as sent;
+    `stable_cached_tokens` what they would have let it read had the previous
+    prompt been kept intact. A break names the first differing block, its
+    region (tools, system, messages), what the changed span looks like and
+    a redacted snippet of it, and its offset in tokens from the prompt's start.
+    """
+
+    previous_call_id: str
+    shared_tokens: int
+    previous_tokens: int
+    expected_cached_tokens: int
+    stable_cached_tokens: int
+    break_block: int | None = None
+    break_offset_tokens: int | None = None
+    break_region: str | None = None
+    span_kind: str | None = None
+    span_snippet: str | None = None
+    cache_write_1h_tokens: int = 0

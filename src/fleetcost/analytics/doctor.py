@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from fleetcost.types import CallRecord
 
@@ -26,6 +27,8 @@ class Finding:
     calls: int
     cost_usd: Decimal | None
     sample_call_ids: list[str] = field(default_factory=list)
+    # What a person checks the finding against (sessions, spans, prefixes).
+    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 def _group(rows: Iterable[CallRecord], pred: object) -> dict[str, list[CallRecord]]:

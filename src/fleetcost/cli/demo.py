@@ -29,6 +29,7 @@ import orjson
 from fleetcost.errors import FleetcostError
 from fleetcost.fleet import ledger, runaway
 from fleetcost.fleet.driver import ReplayStats
+from fleetcost.fleet.levers import lever_rows, render_levers
 from fleetcost.fleet.plan import Scenario
 from fleetcost.fleet.run import ScenarioResult, Servers, collect, replay_scenarios, servers
 from fleetcost.fleet.table import render
@@ -119,6 +120,12 @@ def _ledger_path(requested: str | None, tmp: Path) -> Path:
             f"--ledger {path} already exists; pass a new path so the demo's calls are not "
             "mixed with other rows"
         )
+    cache = path.with_name(path.stem + "-cache.db")
+    if cache.exists():
+        # The gateway keeps its response cache beside the ledger: an old one
+        # would answer the response-cache scenario from a previous run.
+        raise FleetcostError(f"{cache} (a response cache beside --ledger) already exists; "
+                             "remove it or pass another --ledger path")
     return path
 
 
@@ -126,11 +133,14 @@ def _print_results(
     results: list[ScenarioResult], data_dir: Path, elapsed: float, *, as_json: bool,
     extra: dict[str, Any] | None = None,
 ) -> None:
+    levers = lever_rows({r.scenario.name: r.rows for r in results},
+                        [r.scenario for r in results])
     if as_json:
         doc = {
             "data": str(data_dir),
             "seconds": round(elapsed, 3),
             "scenarios": [r.as_json() for r in results],
+            "levers": levers,
             **(extra or {}),
         }
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
@@ -145,6 +155,9 @@ def _print_results(
         print(render(result.by("agent_id"), "agent", result.total()))
         print()
         print(render(result.by("model"), "model", result.total()))
+    if levers:
+        print("\n== levers: the same sessions with each lever off and on ==\n")
+        print(render_levers(levers))
     print("\nCosts come from the gateway's ledger. Levers (caching, routing) will be "
           "compared with this baseline as they land.")
 
@@ -161,12 +174,14 @@ def _warn_about_gaps(results: list[ScenarioResult]) -> None:
 
 
 def _serve_until_interrupted(up: Servers, out: TextIO) -> int:
-    print(f"\nThe dashboard: {up.gateway.url}/dashboard\n"
-          f"The gateway is up at {up.gateway.url} (OpenAI: {up.gateway.url}/v1, "
-          f"Anthropic: {up.gateway.url}).\n"
-          f"Ledger: FLEETCOST_DB={up.db_path} fleetcost calls\n"
-          "Press Ctrl-C to stop.", file=out, flush=True)
+    # The prompt is inside the try: a Ctrl-C right after it appears must still
+    # be a clean stop (a loaded machine can deliver it before the loop starts).
     try:
+        print(f"\nThe dashboard: {up.gateway.url}/dashboard\n"
+              f"The gateway is up at {up.gateway.url} (OpenAI: {up.gateway.url}/v1, "
+              f"Anthropic: {up.gateway.url}).\n"
+              f"Ledger: FLEETCOST_DB={up.db_path} fleetcost calls\n"
+              "Press Ctrl-C to stop.", file=out, flush=True)
         while up.gateway.proc.poll() is None:
             time.sleep(0.5)
     except KeyboardInterrupt:
@@ -198,8 +213,12 @@ class Progress:
 def _progress_for(
     conversations: list[Conversation], sessions: int
 ) -> Callable[[Scenario], Callable[[], None]]:
-    total = sum(c.assistant_turns for c in conversations[:sessions])
-    return lambda scenario: Progress(f"replaying {scenario.name}", total).advance
+    def total(scenario: Scenario) -> int:
+        every = scenario.repeat_every
+        return sum(c.assistant_turns + (c.assistant_turns // every if every else 0)
+                   for c in conversations[:sessions])
+
+    return lambda scenario: Progress(f"replaying {scenario.name}", total(scenario)).advance
 
 
 @contextmanager

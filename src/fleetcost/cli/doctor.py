@@ -10,9 +10,12 @@ from typing import Any
 import orjson
 
 from fleetcost.analytics.doctor import diagnose
+from fleetcost.analytics.prefix_doctor import prefix_findings
 from fleetcost.cli.calls import open_ledger
+from fleetcost.cli.doctor_prices import price_lookup, share_of
 from fleetcost.pricing.cost import format_usd
 from fleetcost.storage.base import CallQuery
+from fleetcost.storage.prefix_sqlite import read_evidence
 
 
 def register(sub: Any, name: str, help_text: str) -> None:
@@ -37,12 +40,15 @@ def run(args: argparse.Namespace) -> int:
         rows = log.query(CallQuery(since=args.since))
     finally:
         log.close()
-    findings = diagnose(rows)
+    evidence = read_evidence(log.path, args.since)
+    findings = diagnose(rows) + prefix_findings(rows, evidence, price_lookup(args.config))
     if args.json:
         data = []
         for f in findings:
             d = dataclasses.asdict(f)
             d["cost_usd"] = format_usd(f.cost_usd) if f.cost_usd is not None else None
+            # {cause, evidence, usd, share}: the finding contract of issue 3.
+            d["cause"], d["usd"], d["share"] = f.kind, d["cost_usd"], share_of(f, rows)
             data.append(d)
         out = {"calls": len(rows), "findings": data}
         sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from fleetcost.fleet.levers import expand
 from fleetcost.fleet.plan import Call, Scenario, Session
 
 DEMO_API_KEY = "sk-fleetcost-demo"
@@ -89,11 +90,12 @@ async def _worker(
             **session.wire.auth(api_key),
             **session.headers(scenario),
         }
-        for call in session.calls():
-            stats.sent += 1
-            await _send(http, call, headers, stats, session.session_id)
-            if on_call is not None:
-                on_call()
+        for index, recorded in enumerate(session.calls()):
+            for call in expand(scenario, index, recorded):
+                stats.sent += 1
+                await _send(http, call, headers, stats, session.session_id)
+                if on_call is not None:
+                    on_call()
 
 
 async def _send(

@@ -67,13 +67,30 @@ class Scenario:
     name: str
     description: str
     headers: tuple[tuple[str, str], ...] = ()
+    # Caching levers (fleet/levers.py): body rewrites by name, every Nth call
+    # sent twice, and the (lever off, lever on) scenario pair this one reports.
+    rewrites: tuple[str, ...] = ()
+    repeat_every: int = 0
+    lever: str | None = None
+    compare: tuple[str, str] | None = None
 
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("baseline", "every lever off", (("X-Fleetcost-Cache", "off"),)),
+    Scenario("prefix-busted",
+             "a timestamp at the top of the system prompt busts the provider prefix cache",
+             (("X-Fleetcost-Cache", "off"),), rewrites=("timestamp",),
+             lever="provider prefix cache (stable system prompt)",
+             compare=("prefix-busted", "baseline")),
+    Scenario("repeats", "temperature 0, every 4th call sent twice, response cache off",
+             (("X-Fleetcost-Cache", "off"),), rewrites=("temperature0",), repeat_every=4),
+    Scenario("response-cache", "the same calls as repeats with the exact response cache on",
+             (("X-Fleetcost-Cache", "on"),), rewrites=("temperature0",), repeat_every=4,
+             lever="response cache (exact)", compare=("repeats", "response-cache")),
     Scenario("routing", "prompts up to 3,000 tokens go to the model's cheaper sibling (the "
              "length rule: held-out APGR about 0.56-0.6 on routellm MMLU/GSM8K)",
-             (("X-Fleetcost-Cache", "off"), ("X-Fleetcost-Route", "auto"))),
+             (("X-Fleetcost-Cache", "off"), ("X-Fleetcost-Route", "auto")),
+             lever="routing (length rule, cheaper sibling)", compare=("baseline", "routing")),
 )
 
 

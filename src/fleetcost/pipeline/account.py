@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from fleetcost.pipeline.budget import settle_budget
 from fleetcost.pipeline.context import GatewayContext
+from fleetcost.pipeline.prefix_hook import record_fields
 from fleetcost.pipeline.state import CallState
 from fleetcost.pricing.cost import cost, format_usd
 from fleetcost.types import CallRecord, Price, Usage
@@ -76,6 +77,7 @@ def account(state: CallState, ctx: GatewayContext) -> CallRecord:
         error=state.error,
         output_cap=state.request.max_tokens if state.request else None,
     )
+    record_fields(state, usage, record)
     ctx.emit(record)
     settle_budget(state, ctx, record)
     return record

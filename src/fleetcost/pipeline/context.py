@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 
 from fleetcost.config import GuardLimits, ProviderConfig, Settings
 from fleetcost.errors import ConfigError
+from fleetcost.pipeline.affinity import Affinity
 from fleetcost.pipeline.budget_rules import Rule, compile_rules
 from fleetcost.pipeline.caps import limits_for
 from fleetcost.pipeline.guard_state import GuardBook
+from fleetcost.pipeline.prefix import PrefixTracker
 from fleetcost.pipeline.token_memo import TokenMemo
 from fleetcost.pipeline.upstream import Timeout, UpstreamClient, timeout_for
 from fleetcost.pricing.catalog import Catalog, price_from_dict
@@ -89,6 +91,9 @@ class GatewayContext:
     # The semantic cache, when `[cache.semantic] enabled` (it loads numpy and a model).
     semantic: SemanticCache | None = None
     keep_body: BodySink = discard_body
+    # Per-session prompt digests for the prefix doctor, and prefix -> deployment.
+    prefix: PrefixTracker = field(default_factory=PrefixTracker)
+    affinity: Affinity = field(default_factory=Affinity)
 
     def __post_init__(self) -> None:
         self.budget_rules = compile_rules(self.settings.budgets)

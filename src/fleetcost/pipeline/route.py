@@ -10,6 +10,7 @@ short and explanatory: it lands in the ledger and in `X-Fleetcost-Route`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fleetcost.errors import BadRequest
@@ -17,6 +18,7 @@ from fleetcost.pipeline.context import Deployment, GatewayContext
 from fleetcost.pipeline.state import CallState
 from fleetcost.pricing.tokens import count_messages
 from fleetcost.routing.base import Candidate, RouteInput, RoutePlan
+from fleetcost.routing.candidates import allowed
 
 _TEXT_CAP = 20_000  # characters of the last user turn that policies read
 
@@ -91,3 +93,18 @@ async def route(state: CallState, ctx: GatewayContext) -> RoutePlan:
         state.reference_price = ctx.price(ref.alias) or ctx.price(ref.model)
     use(state, ctx, plan.steps[0])
     return plan
+
+
+def pin_first(state: CallState, ctx: GatewayContext, plan: RoutePlan, name: str) -> RoutePlan:
+    """Put deployment `name` (the prefix-cache affinity's pick among an alias's
+    interchangeable `deployments`) first in the plan, if the tenant may use it."""
+    first = plan.steps[0]
+    if name == first.provider:
+        return plan
+    chosen = Candidate(first.alias, name, first.model, ctx.settings.providers[name].region)
+    if not allowed(ctx.settings, state.identity.tenant, chosen):
+        use(state, ctx, first)  # residency beats cache affinity
+        return plan
+    use(state, ctx, chosen)
+    rest = tuple(c for c in plan.steps if c.key != chosen.key)
+    return dataclasses.replace(plan, steps=(chosen, *rest))

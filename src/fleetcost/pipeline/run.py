@@ -25,7 +25,8 @@ from fleetcost.pipeline.estimate import partial_usage
 from fleetcost.pipeline.fallback import open_planned
 from fleetcost.pipeline.guard import guard
 from fleetcost.pipeline.identify import identify
-from fleetcost.pipeline.route import route
+from fleetcost.pipeline.prefix_hook import before_call
+from fleetcost.pipeline.route import pin_first, route
 from fleetcost.pipeline.semantic import lookup_semantic, plan_semantic, store_semantic
 from fleetcost.pipeline.shadow import maybe_shadow, wants_shadow
 from fleetcost.pipeline.state import CallState, Reply, StreamReply
@@ -84,6 +85,8 @@ async def handle_chat(
                 if hit is not None:
                     return _from_cache(state, ctx, hit, "semantic")
         plan = await route(state, ctx)
+        first = ctx.deployments[plan.steps[0].provider]
+        plan = pin_first(state, ctx, plan, before_call(state, ctx, first).name)
         rebudget(state, ctx)
     except (BudgetExceeded, LoopDetected) as exc:
         return _refused(state, ctx, exc)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from fleetcost.pipeline.budget_hold import BudgetHold
 from fleetcost.pricing.tokens import TokenCount
 from fleetcost.providers.base import ChatRequest, WireAdapter
-from fleetcost.types import CallOutcome, Identity, Price, Usage
+from fleetcost.types import CallOutcome, Identity, PrefixEvidence, Price, Usage
 
 if TYPE_CHECKING:
     from fleetcost.pipeline.semantic import SemanticPlan
@@ -71,6 +71,10 @@ class CallState:
     summarize: bool = False
     requested_model: str | None = None
     cache_marked: bool = False  # the body asks for provider cache writes (cache_control)
+    # Set by the prefix hook (pipeline/prefix_hook.py):
+    prefix_hash: str | None = None
+    system_tokens: int | None = None
+    prefix_evidence: PrefixEvidence | None = None
 
 
 @dataclass(slots=True)

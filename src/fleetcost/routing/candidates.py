@@ -37,8 +37,10 @@ def chain(settings: Settings, name: str, kind: str) -> list[Candidate]:
             continue
         seen.add(current)
         model = settings.models[current]
-        cfg = settings.providers[model.provider]
-        out.append(Candidate(current, model.provider, model.model or current, cfg.region))
+        # The alias's own provider, then its interchangeable `deployments`, then fallbacks.
+        for provider in dict.fromkeys([model.provider, *(model.deployments or ())]):
+            cfg = settings.providers[provider]
+            out.append(Candidate(current, provider, model.model or current, cfg.region))
         queue.extend(model.fallbacks)
     return out
 

@@ -107,6 +107,27 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "m002_prefix",
+        """
+        CREATE TABLE prefix_evidence (
+            call_id TEXT PRIMARY KEY,
+            session_id TEXT,
+            previous_call_id TEXT NOT NULL,
+            shared_tokens INTEGER NOT NULL,
+            previous_tokens INTEGER NOT NULL,
+            expected_cached_tokens INTEGER NOT NULL,
+            stable_cached_tokens INTEGER NOT NULL,
+            break_block INTEGER,
+            break_offset_tokens INTEGER,
+            break_region TEXT,
+            span_kind TEXT,
+            span_snippet TEXT,
+            cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX calls_prefix ON calls (prefix_hash)
+        """,
+    ),
+    (
         "m004_routing",
         """
         CREATE TABLE shadow_evals (

@@ -18,6 +18,7 @@ from typing import Any
 
 from fleetcost.storage.base import CallQuery
 from fleetcost.storage.migrations import migrate
+from fleetcost.storage.prefix_sqlite import append_evidence
 from fleetcost.storage.sqlite_conn import connect
 from fleetcost.types import LEDGER_FIELDS, CallRecord
 
@@ -92,6 +93,7 @@ class SQLiteUsageLog:
                     chunk = rows[start : start + step]
                     flat = [value for row in chunk for value in row]
                     self._conn.execute(_insert(len(chunk)), flat)
+                append_evidence(self._conn, records)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
