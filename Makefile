@@ -48,6 +48,7 @@ $(VENV)/.installed-bench: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.report_bench $(REPORT_BENCH_ARGS)
+	$(BIN)/python -m bench.router_bench --embed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -21,7 +21,10 @@ import argparse
 import json
 import statistics
 import time
+from pathlib import Path
 from typing import Any
+
+_PAIRS = "../shared/data/gptcache/derived/qqp_pairs_labeled.jsonl.gz"
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -64,6 +67,30 @@ def run(entries: int, queries: int) -> dict[str, float]:
         "lookup_p99_ms": round(_percentile(total_ms, 0.99), 3),
         "vectors_mb_per_100k": round(matrix_mb * 100_000 / entries, 1),
     }
+
+
+def verifier_cost(pairs_path: str, count: int) -> dict[str, float]:
+    """Per-call cost of the default HitVerifier on real question pairs (first `count`).
+
+    One verifier serves every call, as in the gateway, so its memo of recent
+    texts and words is as warm as real traffic would keep it; each query is new.
+    """
+    from fleetcost.cache.embed import embed
+    from fleetcost.cache.evaluate import load_pairs
+    from fleetcost.cache.verify import default_threshold, default_verifier
+
+    pairs = load_pairs(Path(pairs_path), count)
+    vecs = embed([p.text_a for p in pairs] + [p.text_b for p in pairs])
+    cos = (vecs[: len(pairs)] * vecs[len(pairs):]).sum(axis=1)
+    verifier, floor = default_verifier(), default_threshold()
+    verifier.verdict("warm up", "warm up", 1.0, floor)
+    ms: list[float] = []
+    for p, c in zip(pairs, cos, strict=True):
+        t0 = time.perf_counter()
+        verifier.verdict(p.text_b, p.text_a, max(float(c), floor), floor)
+        ms.append((time.perf_counter() - t0) * 1e3)
+    return {"verifier_calls": len(ms), "verifier_p50_ms": round(statistics.median(ms), 3),
+            "verifier_p99_ms": round(_percentile(ms, 0.99), 3)}
 
 
 STORED = (
@@ -182,11 +209,16 @@ def main() -> None:
                         help="measure the gateway's SemanticCache (see the module docstring)")
     parser.add_argument("--scopes", type=int, default=1,
                         help="with --gateway-cache: spread the entries over this many scopes")
+    parser.add_argument("--pairs", default=_PAIRS,
+                        help="labelled pairs for the verifier's per-call cost ('' to skip)")
     args = parser.parse_args()
+    result: dict[str, Any]
     if args.gateway_cache:
         result = gateway_cache(args.entries, args.queries, args.scopes)
     else:
         result = run(args.entries, args.queries)
+    if args.pairs and Path(args.pairs).is_file():
+        result.update(verifier_cost(args.pairs, args.queries))
     print(json.dumps(result, indent=2))
 
 

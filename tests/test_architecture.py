@@ -28,6 +28,7 @@ FORBIDDEN = {
     "pipeline": {"server", "cli", "emulator", "fleet"},
     "analytics": {"server", "cli", "pipeline", "emulator"},
     "cache": {"server", "cli", "pipeline", "emulator", "fleet", "providers"},
+    "compress": {"server", "cli", "pipeline", "emulator", "fleet", "providers", "storage"},
     "server": {"cli", "emulator", "fleet"},
     "emulator": {"pipeline", "server", "storage", "fleet"},
 }

@@ -167,6 +167,40 @@ class PricingConfig(_Strict):
     catalog: str | None = None
 
 
+CompressPolicy = Literal["trim", "dedupe", "window", "summary", "prune"]
+
+
+def _default_policies() -> list[CompressPolicy]:
+    return ["trim", "dedupe", "summary"]
+
+
+class CompressConfig(_Strict):
+    # Off by default; on for every call, or only for the task types listed.
+    # X-Fleetcost-Compress and a budget's degrade plan override both per call.
+    enabled: bool = False
+    task_types: list[str] = Field(default_factory=list)
+    # Run in this order; see docs/config.md for what each does.
+    policies: list[CompressPolicy] = Field(default_factory=_default_policies)
+    # Prompts smaller than this are sent as they are.
+    min_input_tokens: int = Field(default=2000, ge=0)
+    keep_last_turns: int = Field(default=6, ge=1)
+    block_turns: int = Field(default=8, ge=1)
+    keep_tool_results: bool = True
+    keep_corrections: bool = True
+    trim_tool_tokens: int = Field(default=1500, ge=16)
+    dedupe_min_chars: int = Field(default=200, ge=1)
+    prune_budget_tokens: int = Field(default=6000, ge=1)
+    # window and summary cut a block only if it pays back the prefix cache it
+    # breaks within this many turns; 0 cuts regardless.
+    payback_turns: int = Field(default=4, ge=0)
+    # Candidates for the summary model; the first one served over the
+    # client's protocol is used.
+    summary_models: list[str] = Field(
+        default_factory=lambda: ["gpt-4o-mini", "claude-haiku-4-5"])
+    summary_max_tokens: int = Field(default=400, ge=16)
+    summary_cache_entries: int = Field(default=10_000, ge=1)
+
+
 class AlertsConfig(_Strict):
     """Alert rules (analytics/alerts.py); thresholds default to the seed's table."""
 
@@ -215,6 +249,7 @@ class Settings(_Strict):
     pricing: PricingConfig = PricingConfig()
     cache: CacheConfig = CacheConfig()
     routing: RoutingConfig = RoutingConfig()
+    compress: CompressConfig = CompressConfig()
     alerts: AlertsConfig = AlertsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     budgets: list[BudgetConfig] = Field(default_factory=list)

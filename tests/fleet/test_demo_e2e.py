@@ -79,6 +79,9 @@ def test_demo_tables_are_the_ledger_totals(
     _check_levers(report["levers"], every_row, conversations[:4])
     rows = [r for r in every_row if r["session_id"].startswith(baseline["name"] + "/")]
     assert len(rows) == expected_calls
+    for scenario in report["scenarios"][1:]:
+        own = [r for r in every_row if r["session_id"].startswith(scenario["name"] + "/")]
+        assert Decimal(scenario["total"]["cost_usd"]) == sum(Decimal(r["cost_usd"]) for r in own)
     assert all(row["cost_usd"] is not None for row in rows), "every demo model has a price"
 
     ledger = _ledger_totals(rows)

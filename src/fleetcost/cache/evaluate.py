@@ -1,11 +1,19 @@
 """Evaluate the semantic cache on labelled question pairs.
 
 Protocol (issue 3): insert every `text_a` into one scope of the index, query
-every `text_b`; the cache serves the best candidate that clears the policy. A
-hit on a label-1 pair's own partner is correct; any other hit is wrong (a
-label-0 partner, or some other cached question). Queries are split into two
-halves by a hash of the pair so a threshold can be chosen on one half and
-reported on the other.
+every `text_b`; the cache serves the first of its nearest entries that the
+`HitVerifier` accepts (the same verifier object the gateway asks). A hit on a
+label-1 pair's own partner is correct; any other hit is wrong, including a hit
+on another pair's question with the very same text (Quora repeats questions
+across pairs). Queries are split into two halves by a hash of the pair so a
+threshold can be chosen on one half and reported on the other.
+
+Rates follow the data README: precision = correct hits / hits, recall =
+correct hits / label-1 queries, false-hit rate = wrong hits / label-0 queries
+(the queries that should miss). Two other readings are reported as extra
+fields so they can be compared with figures measured elsewhere: wrong hits per
+query, and the rates with same-text hits left out (the exact cache answers
+those before the semantic one is asked).
 """
 
 from __future__ import annotations
@@ -14,12 +22,13 @@ import gzip
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fleetcost.cache.guard import Detail, GuardConfig, WordVectors, extract, refusal
+from fleetcost.cache.verify import HitVerifier
 
 if TYPE_CHECKING:
     from fleetcost.cache.embed import FloatArray
@@ -57,10 +66,13 @@ class Point:
     hit_rate: float
     precision: float
     recall: float
-    false_hit_rate: float
+    false_hit_rate: float  # wrong hits / label-0 queries
+    false_hit_rate_per_query: float  # wrong hits / all queries
     false_hits_partner: int  # the pair's own label-0 partner: "one detail differs"
     false_hits_other: int  # another cached question (often a Quora duplicate left unlabelled)
-    same_text_hits: int
+    same_text_hits: int  # wrong hits on another pair's identical question (in false_hits_other)
+    precision_excl_same_text: float
+    false_hit_rate_excl_same_text: float
 
 
 def load_pairs(path: Path, limit: int | None = None) -> list[Pair]:
@@ -81,20 +93,20 @@ def _nonblank(lines: Iterator[str]) -> Iterator[str]:
 
 
 @dataclass(frozen=True)
-class Candidates:
-    """Per query: the raw top-1 and the best candidate that passes the detail guard."""
+class Shortlist:
+    """Per query, the nearest entries (index, cosine) at or above the sweep's floor."""
 
     entries: list[str]
-    raw: list[Served]
-    guarded: list[Served]
+    near: list[list[tuple[int, float]]]
 
 
-def candidates(
+def shortlist(
     pairs: list[Pair],
-    config: GuardConfig,
+    k: int,
+    floor: float,
     progress: Callable[[int, int], None] | None = None,
     cache_path: Path | None = None,
-) -> Candidates:
+) -> Shortlist:
     """Embed, index and search once; the threshold sweep then needs no more model calls."""
     from fleetcost.cache.index import NumpyIndex
     from fleetcost.cache.vecstore import embed_cached
@@ -104,114 +116,115 @@ def candidates(
     index = NumpyIndex()
     for i, vec in enumerate(vectors[: len(entries)]):
         index.add(str(i), vec, SCOPE)
-    found = index.search_many(vectors[len(entries):], SCOPE, max(config.candidates, 1))
-    floor = min(SWEEP[0], config.threshold)
-    shortlist = [[(int(e), s) for e, s in c if s >= floor] for c in found]
-    details = {i: extract(entries[i]) for c in shortlist for i, _ in c}
-    queries = [extract(p.text_b) for p in pairs]
-    words = _word_vectors(list(details.values()) + queries, cache_path)
-    raw = [Served(int(c[0][0]), c[0][1]) if c else Served(-1, 0.0) for c in found]
-    guarded: list[Served] = []
-    for query, cands in zip(queries, shortlist, strict=True):
-        passing = (Served(i, s) for i, s in cands
-                   if refusal(details[i], query, config, words) is None)
-        guarded.append(next(passing, Served(-1, 0.0)))
-    return Candidates(entries, raw, guarded)
+    found = index.search_many(vectors[len(entries):], SCOPE, max(k, 1))
+    return Shortlist(entries, [[(int(e), s) for e, s in c if s >= floor] for c in found])
 
 
-def _word_vectors(details: list[Detail], cache_path: Path | None) -> WordVectors:
-    """Embed every content word once, in batches, so the guard's synonym check is a lookup."""
-    import numpy as np
+def judge(
+    pairs: list[Pair], sl: Shortlist, verifier: HitVerifier, floor: float
+) -> list[list[bool]]:
+    """The verifier's verdict on every shortlisted candidate, asked once at the sweep's floor.
 
-    from fleetcost.cache.vecstore import embed_cached
+    A verifier refuses below its threshold and otherwise judges the texts, so
+    one verdict at the floor tells every higher threshold's answer too.
+    """
+    return [[verifier.verdict(p.text_b, sl.entries[i], s, floor) is None for i, s in near]
+            for p, near in zip(pairs, sl.near, strict=True)]
 
-    vocab = sorted({w for d in details for w in d.surface.values()})
-    table = dict(zip(vocab, embed_cached(vocab, cache_path), strict=True))
 
-    def lookup(words: list[str]) -> FloatArray:
-        return np.stack([table[w] for w in words])
+def serve(sl: Shortlist, passes: list[list[bool]], t: float) -> list[Served]:
+    """The first accepted candidate at or above cosine t, per query."""
+    out: list[Served] = []
+    for near, ok in zip(sl.near, passes, strict=True):
+        hit = next((Served(i, s) for (i, s), good in zip(near, ok, strict=True)
+                    if good and s >= t), Served(-1, 0.0))
+        out.append(hit)
+    return out
 
-    return lookup
+
+def normalise(text: str) -> str:
+    """Lower case, punctuation folded to spaces: "the same text" for both caches' purposes."""
+    return _NON_WORD.sub(" ", text.lower()).strip()
 
 
 def _same_text(a: str, b: str) -> bool:
-    return _NON_WORD.sub(" ", a.lower()).strip() == _NON_WORD.sub(" ", b.lower()).strip()
+    return normalise(a) == normalise(b)
 
 
 def measure(pairs: list[Pair], served: list[Served], entries: list[str], t: float) -> Point:
-    """Hit rate, precision, recall and false-hit rate (wrong hits / queries) at cosine t.
-
-    A hit on a cached question with the same text as the query (up to case and
-    punctuation) is neither right nor wrong: the exact cache answers it before
-    the semantic one is asked, and Quora repeats many questions verbatim across
-    pairs. Such hits are counted apart (`same_text_hits`) and left out of the rates.
-    """
+    """The issue's rates at threshold t (see the module docstring for the definitions)."""
     hits = correct = partner = same = 0
-    positives = sum(p.label for p in pairs)
     for pair, s in zip(pairs, served, strict=True):
         if s.entry < 0 or s.score < t:
             continue
+        hits += 1
         entry = entries[s.entry]
         if entry == pair.text_a:
-            hits += 1
             correct += pair.label
             partner += 1 - pair.label
         elif _same_text(entry, pair.text_b):
             same += 1
-        else:
-            hits += 1
-    n = max(len(pairs), 1)
+    positives = sum(p.label for p in pairs)
+    negatives = max(len(pairs) - positives, 1)
+    wrong = hits - correct
     return Point(
-        threshold=round(t, 4), queries=len(pairs), hit_rate=hits / n,
+        threshold=round(t, 4), queries=len(pairs), hit_rate=hits / max(len(pairs), 1),
         precision=correct / hits if hits else 1.0,
         recall=correct / positives if positives else 0.0,
-        false_hit_rate=(hits - correct) / n,
-        false_hits_partner=partner, false_hits_other=hits - correct - partner,
-        same_text_hits=same,
+        false_hit_rate=wrong / negatives,
+        false_hit_rate_per_query=wrong / max(len(pairs), 1),
+        false_hits_partner=partner, false_hits_other=wrong - partner, same_text_hits=same,
+        precision_excl_same_text=correct / (hits - same) if hits > same else 1.0,
+        false_hit_rate_excl_same_text=(wrong - same) / negatives,
     )
 
 
 def recommend(
-    pairs: list[Pair], served: list[Served], entries: list[str], target: float
+    pairs: list[Pair], by_t: dict[float, list[Served]], entries: list[str], target: float
 ) -> dict[str, object]:
-    """Lowest threshold reaching `target` precision on half 0, reported on half 1."""
+    """Lowest threshold reaching `target` precision on half 0, reported on half 1.
+
+    `by_t` holds what the cache serves at each swept threshold.
+    """
     train = [i for i, p in enumerate(pairs) if p.half == 0]
     test = [i for i, p in enumerate(pairs) if p.half == 1]
 
     def at(rows: list[int], t: float) -> Point:
-        return measure([pairs[i] for i in rows], [served[i] for i in rows], entries, t)
+        return measure([pairs[i] for i in rows], [by_t[t][i] for i in rows], entries, t)
 
     fit = [t for t in SWEEP if at(train, t).precision >= target]
     chosen = fit[0] if fit else max(SWEEP, key=lambda t: at(train, t).precision)
-    held = at(test, chosen)
     return {
         "target_precision": target, "threshold": chosen, "reached_on_train": bool(fit),
-        "train": asdict(at(train, chosen)), "held_out": asdict(held),
+        "train": asdict(at(train, chosen)), "held_out": asdict(at(test, chosen)),
     }
 
 
-def evaluate(
-    pairs: list[Pair],
-    config: GuardConfig,
-    target: float = 0.8,
-    progress: Callable[[int, int], None] | None = None,
-    cache_path: Path | None = None,
-) -> dict[str, object]:
-    """The report `fleetcost eval cache --json` prints."""
-    cands = candidates(pairs, config, progress, cache_path)
-    served = cands.guarded if config.enabled else cands.raw
-    sweep = [asdict(measure(pairs, served, cands.entries, t)) for t in SWEEP]
-    raw = [asdict(measure(pairs, cands.raw, cands.entries, t)) for t in SWEEP]
-    default = measure(pairs, served, cands.entries, config.threshold)
-    return {
-        "pairs": len(pairs),
-        "guard": config.enabled,
-        "thresholds": sweep,
-        "thresholds_raw_cosine": raw,
-        "at_default": {
-            "threshold": config.threshold, "precision": default.precision,
-            "recall": default.recall, "false_hit_rate": default.false_hit_rate,
-            "hit_rate": default.hit_rate,
-        },
-        "recommended": recommend(pairs, served, cands.entries, target),
-    }
+def held_out(pairs: list[Pair], served: list[Served], entries: list[str], t: float) -> Point:
+    """The figures on half 1 only: the half no weight or threshold was fitted on."""
+    rows = [i for i, p in enumerate(pairs) if p.half == 1]
+    return measure([pairs[i] for i in rows], [served[i] for i in rows], entries, t)
+
+
+def preload(verifier: HitVerifier, pairs: list[Pair], cache_path: Path | None) -> None:
+    """Give a verifier that embeds words its whole vocabulary in one cached batch."""
+    remember = getattr(verifier, "remember_words", None)
+    if remember is None:
+        return
+    from fleetcost.cache.guard import extract
+    from fleetcost.cache.vecstore import embed_cached
+
+    texts = {t for p in pairs for t in (p.text_a, p.text_b)}
+    vocab = sorted({w for t in texts for w in extract(t).surface.values()})
+    vecs: FloatArray = embed_cached(vocab, cache_path)
+    remember(dict(zip(vocab, vecs, strict=True)))
+
+
+def timed_judge(
+    pairs: list[Pair], sl: Shortlist, verifier: HitVerifier, floor: float
+) -> tuple[list[list[bool]], float]:
+    """`judge`, and the mean milliseconds per verdict (word vectors preloaded)."""
+    start = time.perf_counter()
+    passes = judge(pairs, sl, verifier, floor)
+    calls = sum(len(n) for n in sl.near)
+    return passes, (time.perf_counter() - start) * 1e3 / max(calls, 1)

@@ -1,6 +1,7 @@
 """`fleetcost eval cache`: measure the semantic cache on labelled question pairs.
 
-    fleetcost eval cache PAIRS [--json] [--threshold T] [--limit N] [--no-guard]
+    fleetcost eval cache PAIRS [--json] [--threshold T] [--limit N]
+                               [--verifier default|guard|cosine] [--no-guard]
 
 PAIRS is JSONL (optionally .gz) of `{text_a, text_b, label}`. Embeddings are
 cached under ~/.cache/fleetcost/ so re-runs skip the model.
@@ -12,9 +13,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetcost.errors import BadRequest
+
+if TYPE_CHECKING:
+    from fleetcost.cache.verify import HitVerifier
 
 
 def register(sub: Any, name: str, help_text: str) -> None:
@@ -30,18 +34,27 @@ def register(sub: Any, name: str, help_text: str) -> None:
     cache.add_argument("--threshold", type=float, default=None,
                        help="evaluate at this cosine instead of the configured default")
     cache.add_argument("--limit", type=int, default=None, help="use only the first N pairs")
-    cache.add_argument("--no-guard", action="store_true", help="raw cosine, no detail guard")
+    cache.add_argument("--verifier", choices=("default", "guard", "cosine"), default="default",
+                       help="match policy: the gateway's default (learned pair model), the "
+                            "rule-based detail guard, or the raw cosine")
+    cache.add_argument("--no-guard", action="store_true", help="same as --verifier cosine")
+    cache.add_argument("--candidates", type=int, default=None,
+                       help="nearest entries the cache may try, best first "
+                            "(default: as many as the gateway's semantic cache tries)")
     cache.add_argument("--target-precision", type=float, default=0.8,
                        help="precision the recommended threshold must reach (default 0.8)")
     cache.set_defaults(func=run_cache)
+    from fleetcost.cli import eval_router
+
+    eval_router.register(kinds)
 
 
 def run_cache(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from fleetcost.cache.evaluate import evaluate, load_pairs
-    from fleetcost.cache.guard import GuardConfig
+    from fleetcost.cache.evaluate import load_pairs
+    from fleetcost.cache.report import evaluate
+    from fleetcost.cache.semcache import CANDIDATES
     from fleetcost.cache.vecstore import stderr_progress
+    from fleetcost.config import SemanticCacheConfig
 
     if not args.pairs.is_file():
         raise BadRequest(f"no such file: {args.pairs}", param="PAIRS")
@@ -49,13 +62,19 @@ def run_cache(args: argparse.Namespace) -> int:
         raise BadRequest("--threshold must be between 0 and 1", param="threshold")
     if args.limit is not None and args.limit <= 0:
         raise BadRequest("--limit must be positive", param="limit")
-    config = GuardConfig(enabled=not args.no_guard)
-    if args.threshold is not None:
-        config = replace(config, threshold=args.threshold)
+    if args.candidates is None:
+        args.candidates = CANDIDATES
+    if args.candidates <= 0:
+        raise BadRequest("--candidates must be positive", param="candidates")
     pairs = load_pairs(args.pairs, args.limit)
     if not pairs:
         raise BadRequest(f"no pairs in {args.pairs}", param="PAIRS")
-    report = evaluate(pairs, config, args.target_precision, stderr_progress("embedding"))
+    kind = "cosine" if args.no_guard else args.verifier
+    verifier = _verifier(kind)
+    # the threshold the gateway is configured with by default, so the figures describe it
+    threshold = SemanticCacheConfig().threshold if args.threshold is None else args.threshold
+    report = evaluate(pairs, verifier, threshold, args.target_precision, args.candidates,
+                      stderr_progress("embedding"))
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -63,10 +82,20 @@ def run_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verifier(kind: str) -> HitVerifier:
+    from fleetcost.cache.verify import CosineVerifier, GuardVerifier, default_verifier
+
+    if kind == "guard":
+        return GuardVerifier()
+    if kind == "cosine":
+        return CosineVerifier()
+    return default_verifier()
+
+
 def _print_table(report: dict[str, Any]) -> None:
     out = sys.stdout
-    guard = "on" if report["guard"] else "off"
-    out.write(f"{report['pairs']} pairs, detail guard {guard}\n")
+    out.write(f"{report['pairs']} pairs, verifier {report['verifier']}, "
+              f"{report['runtime_s']} s, {report['verifier_ms_per_call']} ms per verdict\n")
     out.write(f"{'threshold':>9} {'hit rate':>9} {'precision':>9} {'recall':>7} "
               f"{'false hits':>10} {'of which partner/other':>22}\n")
     for row in report["thresholds"]:

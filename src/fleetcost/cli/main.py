@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("eval", "offline evaluations: `eval cache PAIRS` for the semantic cache"),
     "simulate": ("simulate", "fleet cost model: cost after each lever, spread, break-even"),
     "replay": ("replay", "re-run recorded traffic with another policy; CI cost gate"),
+    "router": ("router", "train a router file: `router train DATA --out ROUTER`"),
 }
 
 

@@ -77,6 +77,9 @@ class Scenario:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("baseline", "every lever off", (("X-Fleetcost-Cache", "off"),)),
+    Scenario("compress", "context compression on (trim, dedupe, block summaries; summary "
+             "calls included)", (("X-Fleetcost-Cache", "off"), ("X-Fleetcost-Compress", "on")),
+             lever="context compression", compare=("baseline", "compress")),
     Scenario("prefix-busted",
              "a timestamp at the top of the system prompt busts the provider prefix cache",
              (("X-Fleetcost-Cache", "off"),), rewrites=("timestamp",),

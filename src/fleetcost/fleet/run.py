@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,8 +65,13 @@ class ScenarioResult:
 
 
 @contextlib.contextmanager
-def servers(work_dir: Path, db_path: Path, gateway_port: int = 0) -> Iterator[Servers]:
-    """Emulator and gateway on loopback until the block exits (gateway stopped first)."""
+def servers(
+    work_dir: Path, db_path: Path, gateway_port: int = 0, config: Path | None = None
+) -> Iterator[Servers]:
+    """Emulator and gateway on loopback until the block exits (gateway stopped first).
+
+    `config`: a fleetcost.toml for the gateway (default: embedded defaults).
+    """
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     env[ledger.DB_ENV] = str(db_path)
     emulator_port = procs.free_port()
@@ -78,6 +84,7 @@ def servers(work_dir: Path, db_path: Path, gateway_port: int = 0) -> Iterator[Se
     gateway_args = [
         "serve", "--port", str(port),
         "--upstream", f"openai={upstream}", "--upstream", f"anthropic={upstream}",
+        *(["--config", str(config)] if config is not None else []),
     ]
     with contextlib.ExitStack() as stack:
         # Both start at once (neither needs the other to boot); the exit stack
@@ -105,6 +112,8 @@ def replay_scenarios(
     """Replay the same sessions once per scenario, one scenario after the other."""
     done = []
     for scenario in scenarios:
+        # Empty provider caches: no scenario rides on the prefixes an earlier one cached.
+        _reset_emulator(servers.emulator.url)
         planned = plan_sessions(conversations, sessions, scenario)
         stats = asyncio.run(replay(
             servers.gateway.url, planned, scenario,
@@ -112,6 +121,12 @@ def replay_scenarios(
         ))
         done.append((scenario, len(planned), stats))
     return done
+
+
+def _reset_emulator(url: str) -> None:
+    request = urllib.request.Request(f"{url}/emulator/reset", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        resp.read()
 
 
 def collect(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from fleetcost.compress.memo import SummaryMemo
 from fleetcost.config import GuardLimits, ProviderConfig, Settings
 from fleetcost.errors import ConfigError
 from fleetcost.pipeline.affinity import Affinity
@@ -80,6 +81,8 @@ class GatewayContext:
     # Off-the-hot-path work (shadow calls) kept referenced until it ends.
     background: set[object] = field(default_factory=set)
     shadow_sink: Callable[[ShadowRecord], None] | None = None
+    # Block summaries of the compress stage, by block content.
+    summaries: SummaryMemo = field(default_factory=SummaryMemo)
     # Budgets and guards: the reservation store, the compiled [[budgets]], this
     # process's owner id on its holds, and the bounded per-session guard state.
     budgets: BudgetLedger | None = None
@@ -101,6 +104,7 @@ class GatewayContext:
             raise ConfigError("[[budgets]] are configured but no budget store was wired")
         self.guard_book = GuardBook(self.settings.guards.max_sessions)
         self.deployments = {n: _deployment(n, c) for n, c in self.settings.providers.items()}
+        self.summaries = SummaryMemo(self.settings.compress.summary_cache_entries)
         overrides = {
             alias: price_from_dict(m.model or alias, {"provider": m.provider, **m.price})
             for alias, m in self.settings.models.items() if m.price

@@ -20,6 +20,7 @@ from fleetcost.pipeline.budget_plan import mark_finished, mark_stream, remaining
 from fleetcost.pipeline.cache import CachePlan, cache_version, entry_for, lookup
 from fleetcost.pipeline.cache import plan as cache_plan
 from fleetcost.pipeline.cascade import rehold, try_weak
+from fleetcost.pipeline.compress import compress, mark_route
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.estimate import partial_usage
 from fleetcost.pipeline.fallback import open_planned
@@ -60,6 +61,8 @@ def _headers(state: CallState, record: CallRecord | None) -> list[tuple[bytes, b
     elif state.budget is not None and (room := remaining_header(state.budget)) is not None:
         out.append(room)  # a stream's headers leave before it settles: room as reserved
     out += state.reply_headers
+    if state.compress_note:
+        out.append((b"x-fleetcost-compress", state.compress_note.encode()))
     return out
 
 
@@ -84,7 +87,9 @@ async def handle_chat(
                 hit = await lookup_semantic(ctx.semantic, state.semantic)
                 if hit is not None:
                     return _from_cache(state, ctx, hit, "semantic")
+        await compress(state, ctx)
         plan = await route(state, ctx)
+        mark_route(state)
         first = ctx.deployments[plan.steps[0].provider]
         plan = pin_first(state, ctx, plan, before_call(state, ctx, first).name)
         rebudget(state, ctx)

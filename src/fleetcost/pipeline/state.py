@@ -61,6 +61,11 @@ class CallState:
     semantic: SemanticPlan | None = None
     error: str | None = None
     attempts: int = 0
+    # Compression: policies forced for this call (a budget's degrade plan sets
+    # it; () forces compression off; None lets header and config decide), and
+    # what the compress stage did (lands in route_reason).
+    compress_policy: tuple[str, ...] | None = None
+    compress_note: str | None = None
     # Set by guard and budget: the prompt's token count (counted once), the
     # live reservation, response headers they add, and the degrade plan's
     # asks to later stages (`compress` is read by the compress stage).

@@ -1,0 +1,87 @@
+"""The default hit verifier on a small fixed labelled sample, with the real MiniLM and weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fleetcost.cache.embed import embed
+from fleetcost.cache.learned import LearnedVerifier, PairModel, bundled_path
+from fleetcost.cache.verify import CosineVerifier, default_threshold, default_verifier
+
+RESTATED = [
+    ("How do I learn Python?", "How can I learn Python?"),
+    ("What is the capital of France?", "What is the capital city of France?"),
+    ("How can I lose weight fast?", "How do I lose weight quickly?"),
+    ("What are the health benefits of green tea?", "What health benefits does green tea have?"),
+]
+# one detail differs (number, year, negation, name, qualifier); cosine >= 0.85 for each
+ONE_DETAIL = [
+    ("Is a 2 bedroom flat enough for a family of four?",
+     "Is a 3 bedroom flat enough for a family of four?"),
+    ("What happened in India in 1947?", "What happened in India in 1948?"),
+    ("Is it safe to drink tap water in Mexico?", "Is it not safe to drink tap water in Mexico?"),
+    ("How do I install Python on Windows?", "How do I install Python on Ubuntu?"),
+    ("What is the best laptop for programming?", "What is the cheapest laptop for programming?"),
+]
+FLOOR = 0.85  # below the shipped floor, so the verifier's own judgement is what is tested
+
+
+def _cos(a: str, b: str) -> float:
+    va, vb = embed([a, b])
+    return float(va @ vb)
+
+
+@pytest.mark.parametrize(("a", "b"), RESTATED)
+def test_restatements_are_served(a: str, b: str) -> None:
+    verifier = default_verifier()
+    cos = _cos(a, b)
+    assert cos >= default_threshold(), "the sample must clear the cosine floor to test the model"
+    assert verifier.verdict(b, a, cos, default_threshold()) is None
+    assert verifier.verdict(a, b, cos, default_threshold()) is None
+    assert verifier.verdict(b, a, cos, FLOOR) is None
+
+
+@pytest.mark.parametrize(("a", "b"), ONE_DETAIL)
+def test_one_detail_apart_is_refused(a: str, b: str) -> None:
+    verifier = default_verifier()
+    cos = _cos(a, b)
+    assert cos >= FLOOR, "a raw cosine at FLOOR would serve this: the verifier must not"
+    assert CosineVerifier().verdict(b, a, cos, FLOOR) is None
+    reason = verifier.verdict(b, a, cos, FLOOR)
+    assert reason in {"numbers", "negation", "names", "content", "similarity", "length"}
+    assert verifier.verdict(a, b, cos, FLOOR) == reason
+
+
+def test_below_threshold_is_refused_whatever_the_text() -> None:
+    text = "How do I learn Python?"
+    assert default_verifier().verdict(text, text, 0.5, 0.9) == "below_threshold"
+
+
+def test_bundled_weights_were_fitted_on_the_train_half() -> None:
+    data = json.loads(bundled_path().read_text())
+    assert data["trained_on"].startswith("half 0")
+    model = PairModel.load()
+    assert 0.0 < model.accept < 1.0 and 0.7 <= model.threshold <= 0.99
+    assert set(model.hard) == {"numbers_differ", "negation_differs"}
+
+
+def test_mismatched_feature_list_is_rejected(tmp_path: Path) -> None:
+    data = json.loads(bundled_path().read_text())
+    data["features"] = data["features"][::-1]
+    path = tmp_path / "verifier.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="do not match"):
+        PairModel.load(path)
+
+
+def test_hard_rule_refuses_even_a_confident_model() -> None:
+    base = PairModel.load()
+    sure = PairModel(base.mean, base.scale, base.weights, 50.0, base.accept, base.threshold,
+                     base.hard)
+    verifier = LearnedVerifier(sure)
+    a, b = ONE_DETAIL[0]
+    assert verifier.verdict(b, a, 0.99, 0.9) == "numbers"
+    assert verifier.verdict(*RESTATED[0], 0.99, 0.9) is None
