@@ -25,12 +25,12 @@ from typing import Any
 
 import orjson
 
-from bench import scenarios
+from bench import routing_bench, scenarios
 from bench.procs import machine, stack
 from bench.prompts import build_mix, describe
 from bench.report import evaluate_targets, interference, loadgen_ceiling, print_summary
 
-ALL = ("sequential", "open", "max", "rss", "client", "exact_hit", "semantic")
+ALL = ("sequential", "open", "max", "rss", "client", "exact_hit", "semantic", "routing")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -62,6 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="before each phase, wait up to this long for the rest of the machine "
                         "to go quiet (default 20; 0 = never wait)")
     p.add_argument("--prompts", type=int, default=48, help="distinct request bodies (default 48)")
+    p.add_argument("--router", default=None, metavar="FILE",
+                   help="trained router file for the routing scenario (default: skip it)")
     args = p.parse_args(argv)
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = sorted(set(chosen) - set(ALL))
@@ -126,6 +128,9 @@ def run_all(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         if "semantic" in args.chosen:
             _progress("semantic: lookup latency and memory at 100,000 entries")
             out["semantic"] = scenarios.semantic(ctx)
+        if "routing" in args.chosen:
+            _progress("routing: decision overhead in process (no model calls)")
+            out["routing"] = routing_bench.run(500 if args.quick else 2000, args.router)
         result["gateway_rss_mb_end"] = gw.rss_mb()
     result["loadgen"] = loadgen_ceiling(out)
     result["targets"] = evaluate_targets(out)

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fleetcost.errors import ConfigError
+from fleetcost.routing.config import RoutingConfig
 
 
 class _Strict(BaseModel):
@@ -52,6 +53,8 @@ class ProviderConfig(_Strict):
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
     retry_backoff_s: float = Field(default=0.25, ge=0)
+    # Where the deployment keeps data; tenants' `[routing.tenants]` allow-lists read it.
+    region: str | None = None
 
 
 class ModelConfig(_Strict):
@@ -61,6 +64,10 @@ class ModelConfig(_Strict):
     # Price override, USD per million tokens as decimal strings
     # (input, output, cache_read, cache_write_5m, cache_write_1h, batch_discount).
     price: dict[str, str] | None = None
+    # Aliases tried in order when this one fails (429, 5xx, timeout, context length).
+    fallbacks: list[str] = Field(default_factory=list)
+    # What the model can take (tools, images, json); none listed: assume all.
+    capabilities: list[str] | None = None
     # More providers (same kind) serving this alias interchangeably; requests
     # sharing a stable prefix stick to one of them for the cache TTL.
     deployments: list[str] | None = None
@@ -252,6 +259,7 @@ class Settings(_Strict):
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     pricing: PricingConfig = PricingConfig()
     cache: CacheConfig = CacheConfig()
+    routing: RoutingConfig = RoutingConfig()
     compress: CompressConfig = CompressConfig()
     alerts: AlertsConfig = AlertsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
@@ -310,4 +318,23 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
                     f"config {path}: models.{alias}.deployments names {extra!r}, "
                     "which is not under [providers]"
                 )
+    _check_routing(settings, path)
     return settings
+
+
+def _check_routing(settings: Settings, path: object) -> None:
+    """Names in `[routing]` and `fallbacks` must resolve at startup, not per call."""
+    for alias, model in settings.models.items():
+        for name in model.fallbacks:
+            if name not in settings.models:
+                raise ConfigError(f"config {path}: models.{alias}.fallbacks names {name!r}, "
+                                  "which is not under [models]")
+    routing = settings.routing
+    if routing.policies and (routing.weak is None or routing.strong is None):
+        raise ConfigError(f"config {path}: routing.policies needs routing.weak and "
+                          "routing.strong (the two tiers a policy chooses between)")
+    for tenant, allow in routing.tenants.items():
+        for name in allow.providers or ():
+            if name not in settings.providers:
+                raise ConfigError(f"config {path}: routing.tenants.{tenant}.providers "
+                                  f"names {name!r}, which is not under [providers]")

@@ -139,7 +139,7 @@ class OpenAIBatchFront:
             identify(state)
             reserve(state, self.service.ctx, body)
             states.append(state)
-            route(state, self.service.ctx)
+            await route(state, self.service.ctx)
             rebudget(state, self.service.ctx)
             hold = await self.service.hooks.reserve(state)
         except FleetcostError as exc:

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from fleetcost.emulator.openai_extras import structured_output, token_logprobs, wants_logprobs
 from fleetcost.emulator.plan import (
     Context,
     Events,
@@ -92,8 +93,11 @@ class OpenAIDialect:
         name = chosen["function"]["name"] if chosen else ""
         output = answer(ctx, rng, digest, request.max_tokens, chosen, name, "call_",
                         profile.reasoning)
+        if chosen is None:
+            output = structured_output(ctx, rng, body) or output
+        asked, top = wants_logprobs(body)
         plan = Plan(request.model, "chatcmpl-" + digest.hex()[:24], digest, prompt_tokens,
-                    output, profile, prefix)
+                    output, profile, prefix, top if asked else -1)
         return Prepared(plan, request.stream, request.client_wants_usage)
 
     def render_json(self, plan: Plan, usage: Usage, created: int) -> bytes:
@@ -111,7 +115,7 @@ class OpenAIDialect:
             "object": "chat.completion",
             "created": created,
             "model": plan.model,
-            "choices": [{"index": 0, "message": message, "logprobs": None,
+            "choices": [{"index": 0, "message": message, "logprobs": _logprobs(plan),
                          "finish_reason": _finish(plan)}],
             "usage": self._adapter.usage_to_provider(usage),
             "service_tier": "default",
@@ -134,6 +138,8 @@ class OpenAIDialect:
         if output.tool is None:
             head = [chunk(b'{"role":"assistant","content":"","refusal":null}')]
             body = [chunk(b'{"content":' + orjson.dumps(p) + b"}") for p in output.pieces]
+            if plan.logprobs >= 0:
+                body = _with_logprobs(body, plan)
         else:
             call = orjson.dumps([{"index": 0, "id": output.tool.call_id, "type": "function",
                                   "function": {"name": output.tool.name, "arguments": ""}}])
@@ -154,6 +160,21 @@ class OpenAIDialect:
 
     def models_body(self, model_ids: list[str]) -> bytes:
         return self._adapter.models_body(model_ids)
+
+
+def _logprobs(plan: Plan) -> dict[str, Any] | None:
+    if plan.logprobs < 0 or plan.output.tool is not None:
+        return None
+    return {"content": token_logprobs(plan.digest, plan.output.pieces, plan.logprobs),
+            "refusal": None}
+
+
+def _with_logprobs(body: list[bytes], plan: Plan) -> list[bytes]:
+    """Each content chunk carries its own token's entry, as OpenAI streams them."""
+    entries = token_logprobs(plan.digest, plan.output.pieces, plan.logprobs)
+    return [event.replace(b'"logprobs":null', b'"logprobs":' + orjson.dumps(
+                {"content": [entry], "refusal": None}), 1)
+            for event, entry in zip(body, entries, strict=True)]
 
 
 def _finish(plan: Plan) -> str:

@@ -45,6 +45,8 @@ class Plan:
     output: Output
     profile: ModelProfile
     prefix: Prefix
+    # OpenAI `logprobs`: -1 when not asked, else how many `top_logprobs` per token.
+    logprobs: int = -1
 
 
 @dataclass(frozen=True, slots=True)

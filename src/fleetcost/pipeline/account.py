@@ -46,6 +46,9 @@ def account(state: CallState, ctx: GatewayContext) -> CallRecord:
     elif price is None and state.upstream_model:
         log.warning("model %s has no price: call %s recorded as unpriced",
                     state.upstream_model, state.call_id)
+    saved = state.saved_usd
+    if state.reference_price is not None and amount is not None:
+        saved = cost(usage, state.reference_price) - amount
     ident = state.identity
     record = CallRecord(
         call_id=state.call_id,
@@ -65,9 +68,10 @@ def account(state: CallState, ctx: GatewayContext) -> CallRecord:
         cache_status=cache_status(usage, price),
         response_cache=state.response_cache,
         cost_usd=amount,
-        saved_usd=state.saved_usd,
+        saved_usd=saved,
         latency_ms=round((time.perf_counter() - state.started) * 1000, 3),
         ttft_ms=state.ttft_ms,
+        escalated=state.escalated,
         outcome=state.outcome,
         route_reason=state.route_reason,
         error=state.error,

@@ -33,6 +33,9 @@ def preview_price(state: CallState, ctx: GatewayContext) -> Price | None:
     """The price of the model the route stage will pick for the requested name."""
     assert state.request is not None
     requested = state.request.model
+    routing = ctx.settings.routing
+    if requested in routing.models and routing.strong is not None:
+        requested = routing.strong  # a routed name: hold at the strong tier until routed
     alias = ctx.settings.models.get(requested)
     if alias is not None:
         return ctx.price(requested) or ctx.price(alias.model or requested)

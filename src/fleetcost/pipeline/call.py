@@ -33,10 +33,13 @@ def _retry_after(resp: Response) -> float | None:
 
 
 async def open_upstream(
-    state: CallState, ctx: GatewayContext, dep: Deployment, body: bytes
+    state: CallState, ctx: GatewayContext, dep: Deployment, body: bytes,
+    retries: int | None = None,
 ) -> Response:
     """Return a response with status 200, or raise `UpstreamError` after retries.
 
+    `retries` overrides the deployment's `max_retries` (0 when a fallback
+    deployment waits: failing over beats retrying the same one).
     The returned response's body has not been read: the caller reads it
     (whole, or as a stream) and releases it.
     """
@@ -64,7 +67,7 @@ async def open_upstream(
                 body=payload, retryable=resp.status in RETRY_STATUSES,
             )
             wait = _retry_after(resp)
-        if not error.retryable or attempt > cfg.max_retries:
+        if not error.retryable or attempt > (cfg.max_retries if retries is None else retries):
             raise error
         if wait is not None and wait > MAX_RETRY_AFTER_S:
             raise error

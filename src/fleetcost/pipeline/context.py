@@ -29,7 +29,9 @@ from fleetcost.pipeline.upstream import Timeout, UpstreamClient, timeout_for
 from fleetcost.pricing.catalog import Catalog, price_from_dict
 from fleetcost.providers import registry
 from fleetcost.providers.base import WireAdapter
+from fleetcost.routing.router import Router
 from fleetcost.storage.base import BudgetLedger, CacheEntry, CacheStore
+from fleetcost.storage.shadow import ShadowRecord
 from fleetcost.types import CallRecord, Price
 
 if TYPE_CHECKING:
@@ -76,6 +78,10 @@ class GatewayContext:
     _price_memo: dict[str, Price | None] = field(default_factory=dict)
     # Cache entries handed to a worker thread and not yet in the store.
     cache_pending: dict[str, CacheEntry] = field(default_factory=dict)
+    router: Router = field(init=False)
+    # Off-the-hot-path work (shadow calls) kept referenced until it ends.
+    background: set[object] = field(default_factory=set)
+    shadow_sink: Callable[[ShadowRecord], None] | None = None
     # Block summaries of the compress stage, by block content.
     summaries: SummaryMemo = field(default_factory=SummaryMemo)
     # Budgets and guards: the reservation store, the compiled [[budgets]], this
@@ -108,6 +114,9 @@ class GatewayContext:
         }
         if overrides:
             self.catalog = self.catalog.with_overrides(overrides)
+        from fleetcost.pipeline.helpers import build_router
+
+        self.router = build_router(self)
 
     def default_deployment(self, kind: str) -> Deployment | None:
         """The provider named after the protocol, else the first of that kind."""

@@ -17,20 +17,24 @@ from fleetcost.errors import BudgetExceeded, FleetcostError, LoopDetected, Upstr
 from fleetcost.pipeline.account import account, cost_header
 from fleetcost.pipeline.budget import keep_alive, rebudget, release, reserve
 from fleetcost.pipeline.budget_plan import mark_finished, mark_stream, remaining_header
-from fleetcost.pipeline.cache import CachePlan, cache_version, entry_for, lookup, plan
-from fleetcost.pipeline.call import open_upstream
+from fleetcost.pipeline.cache import CachePlan, cache_version, entry_for, lookup
+from fleetcost.pipeline.cache import plan as cache_plan
+from fleetcost.pipeline.cascade import rehold, try_weak
 from fleetcost.pipeline.compress import compress, mark_route
-from fleetcost.pipeline.context import Deployment, GatewayContext
+from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.estimate import partial_usage
+from fleetcost.pipeline.fallback import open_planned
 from fleetcost.pipeline.guard import guard
 from fleetcost.pipeline.identify import identify
 from fleetcost.pipeline.offload import wants_batch
 from fleetcost.pipeline.prefix_hook import before_call
-from fleetcost.pipeline.route import route
+from fleetcost.pipeline.route import pin_first, route
 from fleetcost.pipeline.semantic import lookup_semantic, plan_semantic, store_semantic
+from fleetcost.pipeline.shadow import maybe_shadow, wants_shadow
 from fleetcost.pipeline.state import CallState, Reply, StreamReply
 from fleetcost.pipeline.upstream import Response, UpstreamConnectionError
-from fleetcost.providers.base import StreamTap, WireAdapter
+from fleetcost.providers.base import Answer, StreamTap, WireAdapter
+from fleetcost.routing.base import Candidate, RoutePlan
 from fleetcost.storage.base import CacheEntry
 from fleetcost.types import CallRecord, Usage
 
@@ -74,12 +78,13 @@ async def handle_chat(
         guard(state, ctx, body)
         reserve(state, ctx, body)
         if wants_batch(state):
-            route(state, ctx)
+            await route(state, ctx)
+            mark_route(state)
             rebudget(state, ctx)
             assert state.upstream_model is not None
             return await ctx.batch.accept(
                 state, adapter.upstream_body(state.request, state.upstream_model))
-        cache = plan(state, ctx.settings.cache)
+        cache = cache_plan(state, ctx.settings.cache)
         hit = lookup(ctx.cache, cache, ctx.cache_pending)
         if hit is not None:
             return _from_cache(state, ctx, hit)
@@ -91,22 +96,43 @@ async def handle_chat(
                 if hit is not None:
                     return _from_cache(state, ctx, hit, "semantic")
         await compress(state, ctx)
-        dep = route(state, ctx)
+        plan = await route(state, ctx)
         mark_route(state)
-        dep = before_call(state, ctx, dep)
+        first = ctx.deployments[plan.steps[0].provider]
+        plan = pin_first(state, ctx, plan, before_call(state, ctx, first).name)
         rebudget(state, ctx)
     except (BudgetExceeded, LoopDetected) as exc:
         return _refused(state, ctx, exc)
     except FleetcostError as exc:
         release(state, ctx)
         return error_reply(adapter, exc)
-    assert state.upstream_model is not None
     if cache.key is not None:
         state.response_cache = "miss"
-    upstream_body = adapter.upstream_body(state.request, state.upstream_model)
+    steps = plan.steps
+    if plan.escalate:
+        accepted = await try_weak(state, ctx, plan)
+        if accepted is not None:
+            return _accepted(state, ctx, plan, cache, *accepted)
+        steps = plan.escalate
+        try:
+            rehold(state, ctx, steps)
+        except BudgetExceeded as exc:
+            return _refused(state, ctx, exc)
     if state.request.stream:
-        return await _streamed(state, ctx, dep, upstream_body, cache)
-    return await _whole(state, ctx, dep, upstream_body, cache)
+        return await _streamed(state, ctx, plan, steps, cache)
+    return await _whole(state, ctx, plan, steps, cache)
+
+
+def _accepted(state: CallState, ctx: GatewayContext, plan: RoutePlan, cache: CachePlan,
+              raw: bytes, record: CallRecord, answer: Answer) -> Reply | StreamReply:
+    """The cascade's weak answer passed its gate: send it as the provider sent it."""
+    _store(state, ctx, cache, raw, record)
+    maybe_shadow(state, ctx, plan, answer.text)
+    if state.request is not None and state.request.stream:
+        tail = b": fleetcost-cost-usd=" + cost_header(record) + b"\n\n"
+        return StreamReply(200, [SSE, (b"cache-control", b"no-cache"), *_headers(state, record)],
+                           _replay(raw + tail))
+    return Reply(200, [JSON, *_headers(state, record)], raw)
 
 
 def _refused(state: CallState, ctx: GatewayContext, exc: FleetcostError) -> Reply:
@@ -168,15 +194,16 @@ def _failed(state: CallState, ctx: GatewayContext, exc: UpstreamError) -> Reply:
 
 
 async def _whole(
-    state: CallState, ctx: GatewayContext, dep: Deployment, body: bytes, cache: CachePlan
+    state: CallState, ctx: GatewayContext, plan: RoutePlan, steps: tuple[Candidate, ...],
+    cache: CachePlan,
 ) -> Reply:
     try:
-        resp = await open_upstream(state, ctx, dep, body)
+        resp = await open_planned(state, ctx, steps)
         try:
             payload = await resp.read()
         except (UpstreamConnectionError, TimeoutError) as exc:
-            raise UpstreamError(f"upstream {dep.name} response cut: {type(exc).__name__}",
-                                status=502) from exc
+            raise UpstreamError(f"upstream {state.deployment} response cut: "
+                                f"{type(exc).__name__}", status=502) from exc
         finally:
             resp.release()
         parsed = state.adapter.parse_response(payload)
@@ -186,6 +213,8 @@ async def _whole(
     state.answered_model = parsed.model
     record = account(state, ctx)
     _store(state, ctx, cache, payload, record)
+    if wants_shadow(state, ctx, plan):
+        maybe_shadow(state, ctx, plan, state.adapter.answer(payload, False).text)
     if state.summarize:
         payload = mark_finished(payload)
     extra = [(k.encode(), v.encode()) for k in FORWARDED if (v := resp.headers.get(k))]
@@ -193,20 +222,22 @@ async def _whole(
 
 
 async def _streamed(
-    state: CallState, ctx: GatewayContext, dep: Deployment, body: bytes, cache: CachePlan
+    state: CallState, ctx: GatewayContext, plan: RoutePlan, steps: tuple[Candidate, ...],
+    cache: CachePlan,
 ) -> Reply | StreamReply:
     assert state.request is not None
     try:
-        resp = await open_upstream(state, ctx, dep, body)
+        resp = await open_planned(state, ctx, steps)
     except UpstreamError as exc:
         return _failed(state, ctx, exc)
     tap = state.adapter.stream_tap(state.request)
     headers = [SSE, (b"cache-control", b"no-cache"), *_headers(state, None)]
-    return StreamReply(200, headers, _relay(state, ctx, resp, tap, cache))
+    return StreamReply(200, headers, _relay(state, ctx, resp, tap, cache, plan))
 
 
 async def _relay(
-    state: CallState, ctx: GatewayContext, resp: Response, tap: StreamTap, cache: CachePlan
+    state: CallState, ctx: GatewayContext, resp: Response, tap: StreamTap, cache: CachePlan,
+    plan: RoutePlan,
 ) -> AsyncIterator[bytes]:
     """Forward the upstream stream through the tap; account once at the end.
 
@@ -215,7 +246,9 @@ async def _relay(
     headers left before the cost was known.
     """
     completed = False
-    kept: list[bytes] | None = [] if cache.write and cache.key is not None else None
+    shadow = wants_shadow(state, ctx, plan)
+    keep = shadow or (cache.write and cache.key is not None)
+    kept: list[bytes] | None = [] if keep else None
     try:
         async for chunk in resp.content.iter_any():
             out = tap.feed(chunk)
@@ -255,5 +288,7 @@ async def _relay(
         record = account(state, ctx)
         if kept is not None:
             _store(state, ctx, cache, b"".join(kept), record)
+            if shadow and completed:
+                maybe_shadow(state, ctx, plan, state.adapter.answer(b"".join(kept), True).text)
     if completed:
         yield b": fleetcost-cost-usd=" + cost_header(record) + b"\n\n"

@@ -47,6 +47,9 @@ class CallState:
     upstream_model: str | None = None
     price: Price | None = None
     route_reason: str | None = None
+    # What the call would have cost on the strong model (routing's saving); None: no lever.
+    reference_price: Price | None = None
+    escalated: bool = False
     # Set by call:
     usage: Usage | None = None
     answered_model: str | None = None

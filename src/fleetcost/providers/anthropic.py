@@ -21,12 +21,13 @@ host (`https://api.anthropic.com`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
 from fleetcost.errors import BadRequest, FleetcostError, UpstreamError
-from fleetcost.providers.base import ChatRequest, ParsedResponse
+from fleetcost.providers import anthropic_answer
+from fleetcost.providers.base import Answer, ChatRequest, ParsedResponse
 from fleetcost.providers.errors import (
     check_parts,
     count,
@@ -73,6 +74,8 @@ class AnthropicAdapter:
 
     kind: WireKind = "anthropic"
     chat_path = "/v1/messages"
+    # Request fields that make the provider return token log-probabilities.
+    logprob_request: ClassVar[dict[str, Any] | None] = None
 
     def parse_request(self, body: bytes) -> ChatRequest:
         data = load_object(body)
@@ -167,6 +170,20 @@ class AnthropicAdapter:
         if usage.reasoning_tokens:
             block["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
         return block
+
+    def answer(self, body: bytes, streamed: bool) -> Answer:
+        if streamed:
+            return anthropic_answer.answer_from_stream(body)
+        return anthropic_answer.answer_from_json(body)
+
+    def prompt_body(self, model: str, prompt: str, max_tokens: int,
+                    schema: dict[str, Any] | None) -> bytes:
+        # No JSON mode in this protocol: the prompt itself asks for the shape.
+        if schema is not None:
+            prompt += "\n\nAnswer with JSON only, matching this schema: " + orjson.dumps(
+                schema).decode()
+        return orjson.dumps({"model": model, "max_tokens": max_tokens, "temperature": 0,
+                             "messages": [{"role": "user", "content": prompt}]})
 
     def models_body(self, model_ids: Sequence[str]) -> bytes:
         data = [{"type": "model", "id": m, "display_name": m,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from fleetcost.errors import FleetcostError
 from fleetcost.types import Usage, WireKind
@@ -38,6 +38,21 @@ class ParsedResponse:
     usage: Usage
     model: str | None
     finish_reason: str | None
+
+
+@dataclass(slots=True)
+class Answer:
+    """What a model said, as routing gates read it.
+
+    `logprobs` holds one log-probability per generated token when the
+    provider returned them (OpenAI with `logprobs: true`), else `None`:
+    a gate must tell "no signal" from "low confidence".
+    """
+
+    text: str
+    logprobs: list[float] | None = None
+    tool_call: bool = False
+    finish_reason: str | None = None
 
 
 class StreamTap(Protocol):
@@ -73,6 +88,8 @@ class WireAdapter(Protocol):
     # follows its own SDK's base-URL convention: OpenAI's ends in `/v1`
     # (so "/chat/completions"), Anthropic's is the bare host ("/v1/messages").
     chat_path: str
+    # Request fields asking for token log-probabilities; None: the protocol has none.
+    logprob_request: ClassVar[dict[str, Any] | None]
 
     def parse_request(self, body: bytes) -> ChatRequest: ...
 
@@ -98,6 +115,15 @@ class WireAdapter(Protocol):
 
     # Inverse of usage_from_provider (the emulator writes usage blocks with it).
     def usage_to_provider(self, usage: Usage) -> dict[str, Any]: ...
+
+    # What a finished answer said (JSON body, or the whole buffered SSE stream).
+    def answer(self, body: bytes, streamed: bool) -> Answer: ...
+
+    # A one-message request in this protocol, for the gateway's own helper calls
+    # (LLM router, verifier); `schema` asks for JSON of that shape where the
+    # protocol can enforce it.
+    def prompt_body(self, model: str, prompt: str, max_tokens: int,
+                    schema: dict[str, Any] | None) -> bytes: ...
 
     # Body of `GET /v1/models` in this protocol's list shape.
     def models_body(self, model_ids: Sequence[str]) -> bytes: ...

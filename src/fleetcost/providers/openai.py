@@ -20,12 +20,13 @@ requested.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
 from fleetcost.errors import BadRequest, FleetcostError, UpstreamError
-from fleetcost.providers.base import ChatRequest, ParsedResponse
+from fleetcost.providers import openai_answer
+from fleetcost.providers.base import Answer, ChatRequest, ParsedResponse
 from fleetcost.providers.errors import (
     check_parts,
     count,
@@ -61,6 +62,8 @@ class OpenAIAdapter:
 
     kind: WireKind = "openai"
     chat_path = "/chat/completions"
+    # Request fields that make the provider return token log-probabilities.
+    logprob_request: ClassVar[dict[str, Any] | None] = {"logprobs": True}
 
     def parse_request(self, body: bytes) -> ChatRequest:
         data = load_object(body)
@@ -159,6 +162,20 @@ class OpenAIAdapter:
                 "rejected_prediction_tokens": 0,
             },
         }
+
+    def answer(self, body: bytes, streamed: bool) -> Answer:
+        if streamed:
+            return openai_answer.answer_from_stream(body)
+        return openai_answer.answer_from_json(body)
+
+    def prompt_body(self, model: str, prompt: str, max_tokens: int,
+                    schema: dict[str, Any] | None) -> bytes:
+        body: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "temperature": 0,
+                                "messages": [{"role": "user", "content": prompt}]}
+        if schema is not None:
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "answer", "strict": True, "schema": schema}}
+        return orjson.dumps(body)
 
     def models_body(self, model_ids: Sequence[str]) -> bytes:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "fleetcost"}

@@ -77,8 +77,20 @@ def route_table(app: GatewayApp) -> dict[tuple[str, str], Handler]:
             removed += await asyncio.to_thread(app.stores.semantic.invalidate, tenant, tag)
         return Reply(200, [JSON], orjson.dumps({"removed": removed}))
 
+    async def shadow(scope: Scope, body: bytes) -> Reply:
+        """`GET /fleetcost/v1/routing/shadow`: agreement of shadowed calls per task type."""
+        if not _authorised(app, scope):
+            return _error(401, "admin API: missing or wrong admin key")
+        if app.shadow is None:
+            return _error(404, "shadow evaluation is off: set [routing.shadow] sample_rate")
+        table = await asyncio.to_thread(app.shadow.agreement_by_task)
+        return Reply(200, [JSON], orjson.dumps({"by_task": {
+            task: {"calls": n, "agreement": round(share, 4)} for task, (n, share) in table.items()
+        }}))
+
     return {("GET", PREFIX + "calls"): calls,
-            ("POST", PREFIX + "cache/invalidate"): invalidate}
+            ("POST", PREFIX + "cache/invalidate"): invalidate,
+            ("GET", PREFIX + "routing/shadow"): shadow}
 
 
 def match_prefix(app: GatewayApp, scope: Scope) -> Handler | None:

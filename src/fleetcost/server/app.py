@@ -37,6 +37,7 @@ from fleetcost.storage.cache_sqlite import SQLiteCacheStore
 from fleetcost.storage.memory import MemoryUsageLog
 from fleetcost.storage.report_memory import MemoryLedgerReader
 from fleetcost.storage.report_sqlite import SQLiteLedgerReader
+from fleetcost.storage.shadow import MemoryShadowLog, SQLiteShadowLog
 from fleetcost.storage.sqlite import SQLiteUsageLog
 from fleetcost.storage.writer import LedgerWriter
 from fleetcost.types import CallRecord
@@ -168,6 +169,11 @@ class GatewayApp:
             settings=settings, catalog=catalog, upstream=upstream, cache=stores.cache,
             semantic=stores.semantic, sinks=sinks, budgets=stores.budgets,
         )
+        self.shadow: MemoryShadowLog | SQLiteShadowLog | None = None
+        if settings.routing.shadow.sample_rate > 0:  # shadow evaluations, beside the ledger
+            self.shadow = (MemoryShadowLog() if settings.storage.kind == "memory"
+                           else SQLiteShadowLog(settings.storage.path))
+            self.ctx.shadow_sink = self.shadow.append
         self.bodies = _body_writer(settings)
         self.ctx.keep_body = self.bodies.submit
         # Budgets saved through the admin API outlive restarts: they live in the store.

@@ -188,6 +188,23 @@ MIGRATIONS: list[tuple[str, str]] = [
         )
         """,
     ),
+    (
+        "m004_routing",
+        """
+        CREATE TABLE shadow_evals (
+            call_id TEXT NOT NULL,
+            shadow_call_id TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            task_type TEXT,
+            weak_model TEXT,
+            strong_model TEXT,
+            similarity REAL NOT NULL,
+            agree INTEGER NOT NULL
+        );
+        CREATE INDEX shadow_evals_task ON shadow_evals (task_type, ts)
+        """,
+    ),
 ]
 
 

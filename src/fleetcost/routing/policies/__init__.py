@@ -1,0 +1,1 @@
+"""Adapters that make externally built models into routing policies."""
