@@ -38,6 +38,7 @@ from fleetcost.fleet.batch_offload import (
 from fleetcost.fleet.driver import ReplayStats
 from fleetcost.fleet.levers import lever_rows, render_levers
 from fleetcost.fleet.plan import Scenario, plan_sessions
+from fleetcost.fleet.routing_quality import routing_quality
 from fleetcost.fleet.run import ScenarioResult, Servers, collect, replay_scenarios, servers
 from fleetcost.fleet.table import render
 from fleetcost.fleet.trajectories import Conversation, find_data_dir, load_conversations
@@ -95,10 +96,13 @@ def run(args: argparse.Namespace) -> int:
             whatif = what_if(demo_calls(conversations, args.sessions), WHAT_IF_POLICY,
                              Path(tmp), name="compression on")
             results = collect(up, replays, stop_gateway=args.no_serve)
+            quality = routing_quality(data_dir, next(
+                (r.rows for r in results if r.scenario.name == "routing"), []))
             elapsed = time.perf_counter() - started
             _print_results(results, data_dir, elapsed, as_json=args.json,
                            extra={"runaway": stuck.as_json(), "batch": offloaded.as_json(),
-                                  "what_if": whatif.as_json()})
+                                  "what_if": whatif.as_json(),
+                                  "routing_quality": quality.as_json() if quality else None})
             if not args.json:
                 print(f"\n== runaway agent: guards on (default) ==\n\n{runaway.render(stuck)}")
                 print(f"\n== batch offload ==\n\n{offloaded.calls} calls of a quarter of the "
@@ -106,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
                       f"${offloaded.live_usd} at live prices, ${offloaded.saved_usd} saved "
                       "(ledger rows with batch = 1)")
                 print(f"\n== replay ==\n\n{whatif.line()}")
+                if quality is not None:
+                    print(f"\n== routing ==\n\n{quality.line()}")
             _warn_about_gaps(results)
             if not args.no_serve:
                 return _serve_until_interrupted(up, out=sys.stderr if args.json else sys.stdout)
