@@ -145,7 +145,12 @@ def test_runaway_agent_stopped_at_the_repetition_count(
     assert step == REPEATS
     err = exc.body if wire == "openai" else exc.body["error"]
     assert err["type"] == "loop_detected" and "the same tool call 4 times" in err["message"]
-    rows = [r for r in stack.ledger(0) if r["session_id"] == session]
+    deadline = time.monotonic() + 30  # the ledger writer flushes in batches
+    while True:
+        rows = [r for r in stack.ledger(0) if r["session_id"] == session]
+        if len(rows) >= REPEATS + 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(rows) >= REPEATS + 1
     assert sum(Decimal(r["cost_usd"]) for r in rows) == paid > 0
     assert sorted(r["outcome"] for r in rows)[-1] == "success"
