@@ -154,3 +154,35 @@ def test_a_budgets_degrade_plan_turns_compression_on(
     assert "x-fleetcost-compress" not in free
     assert degraded["x-fleetcost-compress"].startswith("trim:")
     assert ";compress=trim:" in row["route_reason"]
+
+
+BUDGETED_CONFIG = CONFIG + """
+[[budgets]]
+scope = "agent"
+match = "summed"
+limit_usd = "100"
+window = "day"
+"""
+
+
+def test_summary_calls_are_charged_to_the_requests_budgets(
+    tmp_path: Path, prefixes: list[list[dict[str, Any]]]
+) -> None:
+    import math
+    from decimal import Decimal
+
+    import httpx
+
+    with run_stack(tmp_path, config=BUDGETED_CONFIG) as stack, openai.OpenAI(
+        base_url=stack.gateway + "/v1", api_key="k", max_retries=0
+    ) as client:
+        seen = [_openai_turn(client, p, {**_headers("b1"), "X-Fleetcost-Agent": "summed"})
+                for p in prefixes[-3:]]
+        calls = [stack.call(h["x-fleetcost-call-id"]) for h in seen]
+        summaries = _summaries(stack, len(calls), "b1")
+        budgets = httpx.get(stack.gateway + "/fleetcost/v1/budgets").json()
+    assert summaries, "the turns were summarised"
+    bucket = next(b for b in budgets if b["name"] == "agent:summed:day")["buckets"][0]
+    charged = sum(math.ceil(Decimal(r["cost_usd"]) * 10**9) for r in calls + summaries)
+    assert Decimal(bucket["spent_usd"]) * 10**9 == charged  # summaries included
+    assert bucket["reserved_usd"] == "0"

@@ -34,6 +34,7 @@ from fleetcost.compress.units import DIALECTS
 from fleetcost.config import CompressConfig
 from fleetcost.errors import BadRequest, FleetcostError
 from fleetcost.pipeline.account import account
+from fleetcost.pipeline.budget_helper import hold_helper
 from fleetcost.pipeline.call import open_upstream
 from fleetcost.pipeline.context import Deployment, GatewayContext
 from fleetcost.pipeline.state import CallState
@@ -169,6 +170,8 @@ async def _summary_call(
     sub.identity = dataclasses.replace(parent.identity, parent_id=parent.call_id)
     sub.deployment, sub.upstream_model, sub.price = dep.name, model, price
     sub.route_reason = SUMMARY_REASON
+    if not hold_helper(parent, sub, ctx, body, price):
+        return None  # the request's budgets cannot fit a summary: send it uncompressed
     try:
         sub.request = dep.adapter.parse_request(body)
         resp = await open_upstream(sub, ctx, dep, dep.adapter.upstream_body(sub.request, model))

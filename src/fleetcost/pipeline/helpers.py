@@ -16,6 +16,7 @@ from typing import Any
 
 from fleetcost.errors import ConfigError, FleetcostError
 from fleetcost.pipeline.account import account
+from fleetcost.pipeline.budget_helper import hold_helper
 from fleetcost.pipeline.call import open_upstream
 from fleetcost.pipeline.context import GatewayContext
 from fleetcost.pipeline.route import use
@@ -47,6 +48,8 @@ async def helper_call(state: CallState, ctx: GatewayContext, candidate: Candidat
     sub = sub_state(state, reason)
     dep = use(sub, ctx, candidate)
     sub.adapter = dep.adapter
+    if not hold_helper(state, sub, ctx, body, sub.price):
+        return None  # the request's budgets cannot fit it: treated as a failed helper
     try:
         resp = await open_upstream(sub, ctx, dep, body, retries=0)
         try:
