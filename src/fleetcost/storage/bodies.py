@@ -22,9 +22,9 @@ import sqlite3
 import threading
 import tomllib
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
+from fleetcost.storage.batching import Batcher
 from fleetcost.storage.migrations import migrate
 from fleetcost.storage.sqlite_conn import connect
 
@@ -91,34 +91,18 @@ class NoBodies:
         pass
 
 
-class BodyWriter:
+class BodyWriter(Batcher[Body]):
     """Batches bodies off the response path; `drain` at shutdown writes the rest."""
 
     def __init__(self, store: SQLiteBodyStore, *, batch_size: int = 256,
                  flush_ms: int = 50) -> None:
+        super().__init__(batch_size=batch_size, flush_ms=flush_ms, thread_name="bodies")
         self._store = store
-        self._batch_size = batch_size
-        self._flush_s = flush_ms / 1000
-        self._pending: list[Body] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bodies")
 
     def submit(self, call_id: str, wire: str, body: bytes) -> None:
-        self._pending.append((call_id, wire, body))
-        if len(self._pending) >= self._batch_size:
-            self._kick()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._flush_s, self._kick)
+        self._add((call_id, wire, body))
 
-    def _kick(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._flush())
-
-    async def _flush(self) -> None:
+    async def _flush_all(self) -> None:
         loop = asyncio.get_running_loop()
         while self._pending:
             batch, self._pending = self._pending, []
@@ -128,11 +112,7 @@ class BodyWriter:
                 log.exception("request bodies not stored: %d calls will not replay", len(batch))
 
     async def drain(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._task is not None and not self._task.done():
-            await self._task
-        await self._flush()
+        await self._settle()
+        await self._flush_all()
         self._executor.shutdown(wait=True)
         self._store.close()

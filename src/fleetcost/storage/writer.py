@@ -17,45 +17,29 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
 
 from fleetcost.storage.base import UsageLog
+from fleetcost.storage.batching import Batcher
 from fleetcost.types import CallRecord
 
 log = logging.getLogger("fleetcost.ledger")
 
 
-class LedgerWriter:
+class LedgerWriter(Batcher[CallRecord]):
     def __init__(
         self, store: UsageLog, *, batch_size: int = 256, flush_ms: int = 50,
         spill_path: Path | None = None,
     ) -> None:
+        super().__init__(batch_size=batch_size, flush_ms=flush_ms, thread_name="ledger")
         self._store = store
-        self._batch_size = batch_size
-        self._flush_s = flush_ms / 1000
-        self._pending: list[CallRecord] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._flushing: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         self._spill_path = spill_path
         self.written = 0
 
     def submit(self, record: CallRecord) -> None:
-        self._pending.append(record)
-        if len(self._pending) >= self._batch_size:
-            self._kick()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._flush_s, self._kick)
-
-    def _kick(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.get_running_loop().create_task(self._flush_all())
+        self._add(record)
 
     async def _flush_all(self) -> None:
         loop = asyncio.get_running_loop()
@@ -74,11 +58,7 @@ class LedgerWriter:
 
     async def drain(self) -> None:
         """Flush everything pending; on persistent failure spill to a file."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._flushing is not None and not self._flushing.done():
-            await self._flushing
+        await self._settle()
         if self._pending:
             try:
                 await asyncio.wait_for(self._flush_all(), timeout=30)
@@ -94,7 +74,3 @@ class LedgerWriter:
         log.error("ledger unreachable at shutdown: %d records spilled to %s",
                   len(self._pending), path)
         self._pending.clear()
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
