@@ -17,6 +17,7 @@ def test_strong_share_counts_calls_left_on_the_requested_model() -> None:
             {"requested_model": "gpt-4o", "model": "gpt-4o-mini"},
             {"requested_model": "claude-sonnet-4-6", "model": "claude-sonnet-4-6"}]
     assert strong_share(rows) == 0.5
+    assert strong_share(rows, lambda m: m == "gpt-4o") == 1 / 3
 
 
 def test_quality_between_all_weak_and_all_strong() -> None:
@@ -24,10 +25,12 @@ def test_quality_between_all_weak_and_all_strong() -> None:
         data = find_data_dir(None, os.environ, Path.cwd())
     except DataNotFound:
         pytest.skip("evaluation data (../shared/data) not found")
-    none = routing_quality(data, [{"requested_model": "a", "model": "b"}])
-    every = routing_quality(data, [{"requested_model": "a", "model": "a"}])
-    half = routing_quality(data, [{"requested_model": "a", "model": "a"},
-                                  {"requested_model": "a", "model": "b"}])
+    weak = {"requested_model": "gpt-4o", "model": "gpt-4o-mini"}
+    strong = {"requested_model": "gpt-4o", "model": "gpt-4o"}
+    small = {"requested_model": "gpt-4o-mini", "model": "gpt-4o-mini"}  # nothing cheaper
+    none = routing_quality(data, [weak, small])
+    every = routing_quality(data, [strong])
+    half = routing_quality(data, [strong, weak, small])
     assert none is not None and every is not None and half is not None
     assert none.quality == pytest.approx(none.weak_quality, abs=1e-4)
     assert every.quality == pytest.approx(every.strong_quality, abs=1e-4)

@@ -12,7 +12,7 @@ and states the accuracy that share keeps.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,12 +44,15 @@ class RoutingQuality:
                 "strong_quality": self.strong_quality, "kept": round(self.kept, 4)}
 
 
-def strong_share(rows: Sequence[Mapping[str, Any]]) -> float:
-    """Calls answered by the model the agent asked for, among the routing scenario's calls."""
-    if not rows:
+def strong_share(rows: Sequence[Mapping[str, Any]],
+                 routable: Callable[[str], bool] = lambda model: True) -> float:
+    """Calls answered by the model the agent asked for, among the routing scenario's calls
+    that could have gone to a cheaper model (`routable`: not already a small one)."""
+    considered = [r for r in rows if routable(str(r.get("requested_model") or ""))]
+    if not considered:
         return 1.0
-    kept = sum(1 for r in rows if r.get("model") == r.get("requested_model"))
-    return kept / len(rows)
+    kept = sum(1 for r in considered if r.get("model") == r.get("requested_model"))
+    return kept / len(considered)
 
 
 def _at(curve: Sequence[Mapping[str, Any]], share: float) -> float:
@@ -59,6 +62,15 @@ def _at(curve: Sequence[Mapping[str, Any]], share: float) -> float:
         if x0 <= share <= x1:
             return y0 if x1 == x0 else y0 + (y1 - y0) * (share - x0) / (x1 - x0)
     return points[-1][1] if share >= points[-1][0] else points[0][1]
+
+
+def _cheaper_siblings() -> dict[str, str]:
+    """The routing defaults' strong -> weak pairs: only those models can be routed down."""
+    import tomllib
+    from importlib import resources
+
+    text = resources.files("fleetcost.routing").joinpath("defaults.toml").read_text()
+    return dict(tomllib.loads(text)["cheaper"])
 
 
 def routing_quality(data_dir: Path, rows: Sequence[Mapping[str, Any]]) -> RoutingQuality | None:
@@ -71,6 +83,7 @@ def routing_quality(data_dir: Path, rows: Sequence[Mapping[str, Any]]) -> Routin
     from fleetcost.routing.evaluate import Settings, evaluate
 
     result = evaluate(data.load(path), Settings(policies=("length",)), load_catalog())
-    share = strong_share(rows)
+    cheaper = _cheaper_siblings()
+    share = strong_share(rows, lambda model: model in cheaper)
     return RoutingQuality(share, round(_at(result["policies"]["length"]["curve"], share), 4),
                           result["weak_quality"], result["strong_quality"])

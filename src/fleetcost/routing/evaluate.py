@@ -245,10 +245,15 @@ def token_counter() -> Callable[[str, str], int]:
     return count
 
 
+# Policies that need no fitted model, so no numpy (the demo reads the length rule's curve).
+NO_NUMPY = frozenset({"random", "oracle", "length"})
+
+
 def evaluate(bench: Benchmark, settings: Settings, catalog: Catalog) -> dict[str, Any]:
     from fleetcost.routing.fit import require_numpy
 
-    require_numpy()
+    if set(settings.policies) - NO_NUMPY:
+        require_numpy()  # only the trained policies fit a model
     weak, strong = pick_models(bench, settings)
     train, test = split(bench, settings.train_fraction, settings.seed)
     table = price_table()
