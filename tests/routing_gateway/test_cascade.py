@@ -21,17 +21,10 @@ import pytest
 
 from fleetcost.pricing.catalog import load_catalog
 from tests.gateway.conftest import Stack, run_stack
+from tests.routing_gateway.tiers import TWO_TIERS
 
 THRESHOLD = -1.0
-CONFIG = f"""
-[models.small]
-provider = "openai"
-model = "gpt-4o-mini"
-
-[models.big]
-provider = "openai"
-model = "gpt-4o"
-
+CONFIG = TWO_TIERS + f"""
 [routing]
 weak = "small"
 strong = "big"

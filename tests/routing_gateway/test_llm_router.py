@@ -17,16 +17,9 @@ import pytest
 from fleetcost.providers import registry
 from fleetcost.routing.llm_router import SCHEMA, router_prompt
 from tests.gateway.conftest import Stack, run_stack
+from tests.routing_gateway.tiers import TWO_TIERS
 
-CONFIG = """
-[models.small]
-provider = "openai"
-model = "gpt-4o-mini"
-
-[models.big]
-provider = "openai"
-model = "gpt-4o"
-
+CONFIG = TWO_TIERS + """
 [models.nano]
 provider = "openai"
 model = "gpt-4.1-nano"
@@ -74,15 +67,7 @@ def one(stack: Stack, client: openai.OpenAI, i: int) -> str:
     return str(tier)
 
 
-FALLBACK_CONFIG = """
-[models.small]
-provider = "openai"
-model = "gpt-4o-mini"
-
-[models.big]
-provider = "openai"
-model = "gpt-4o"
-
+FALLBACK_CONFIG = TWO_TIERS + """
 [models.chatty]
 provider = "anthropic"
 model = "claude-haiku-4-5"

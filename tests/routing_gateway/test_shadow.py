@@ -19,16 +19,9 @@ import pytest
 
 from fleetcost.routing.similarity import similarity
 from tests.gateway.conftest import Stack, run_stack
+from tests.routing_gateway.tiers import TWO_TIERS
 
-CONFIG = """
-[models.small]
-provider = "openai"
-model = "gpt-4o-mini"
-
-[models.big]
-provider = "openai"
-model = "gpt-4o"
-
+CONFIG = TWO_TIERS + """
 [routing]
 weak = "small"
 strong = "big"
