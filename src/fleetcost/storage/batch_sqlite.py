@@ -26,11 +26,14 @@ from typing import Any
 import orjson
 
 from fleetcost.storage.migrations import migrate
+from fleetcost.storage.rollup_write import apply, prepare
+from fleetcost.storage.sqlite import STORED, ledger_row
 from fleetcost.storage.sqlite_conn import connect
-from fleetcost.types import LEDGER_FIELDS, CallRecord
+from fleetcost.types import CallRecord
 
-_INSERT_CALL = (f"INSERT OR IGNORE INTO calls ({', '.join(LEDGER_FIELDS)}) VALUES ("
-                + ", ".join("?" for _ in LEDGER_FIELDS) + ")")
+# With the pico-dollar twins, so reports over batch calls stay on the exact integer path.
+_INSERT_CALL = (f"INSERT OR IGNORE INTO calls ({', '.join(STORED)}) VALUES ("
+                + ", ".join("?" for _ in STORED) + ")")
 _ITEM_COLUMNS = ("item_id, ts, state, provider, wire, model, requested_model, route_reason, "
                  "identity, body, job_id, result, cost_usd, error, retry_of, group_id, "
                  "custom_id, hold")
@@ -96,16 +99,6 @@ def _item(row: Sequence[Any]) -> StoredItem:
     values = list(row)
     values[8] = orjson.loads(values[8])
     return StoredItem(*values)
-
-
-def _ledger_row(rec: CallRecord) -> list[Any]:
-    row: list[Any] = [getattr(rec, name) for name in LEDGER_FIELDS]
-    for i, name in enumerate(LEDGER_FIELDS):
-        if name in ("cost_usd", "saved_usd") and row[i] is not None:
-            row[i] = str(row[i])
-        elif name in ("escalated", "batch"):
-            row[i] = int(row[i])
-    return row
 
 
 class SQLiteBatchStore:
@@ -210,13 +203,14 @@ class SQLiteBatchStore:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                pending = prepare(self._conn, [s.record for s in settled], replace=False)
                 for s in settled:
                     cost = str(s.record.cost_usd) if s.record.cost_usd is not None else None
                     self._conn.execute(
                         "UPDATE batch_items SET state = ?, result = ?, error = ?, cost_usd = ? "
                         "WHERE item_id = ? AND state = 'submitted'",
                         (s.state, s.result, s.error, cost, s.item_id))
-                    self._conn.execute(_INSERT_CALL, _ledger_row(s.record))
+                    self._conn.execute(_INSERT_CALL, ledger_row(s.record))
                     if s.state != "succeeded":
                         self._conn.execute(
                             "INSERT OR IGNORE INTO batch_dead_letters (item_id, kind, reason, "
@@ -224,6 +218,7 @@ class SQLiteBatchStore:
                                                         now))
                 self._conn.execute("UPDATE batch_jobs SET state = 'ended', ended_ts = ? "
                                    "WHERE job_id = ?", (now, job_id))
+                apply(self._conn, pending)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
+from fleetcost.storage.rollup_sql import MIGRATION as M011_ROLLUP
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "m001_calls",
@@ -205,6 +207,9 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX shadow_evals_task ON shadow_evals (task_type, ts)
         """,
     ),
+    # Hourly and per-session aggregates kept by the ledger writer, backfilled
+    # from every existing call (see rollup_sql).
+    ("m011_rollup", M011_ROLLUP),
 ]
 
 

@@ -1,15 +1,18 @@
-"""Ledger aggregations in SQLite: one GROUP BY per report, exact money.
+"""Ledger aggregations in SQLite: from the writer's aggregates, or one GROUP BY, exact money.
 
-Why SQL and not Python over rows: a report on a million calls must finish in
-seconds, and building a million `CallRecord`s alone takes longer than the
-whole aggregation. Integers are summed by SQLite; money is summed by a
-registered aggregate that adds `Decimal`s, because SQLite's own SUM would
-turn the decimal text into floats.
+Why two paths: a report on a million calls must finish in well under a
+second for the dashboard, which no scan of a million rows does. The ledger
+writer keeps hourly and per-session integer aggregates (rollup_sql) in the
+same transaction as the calls, and reports read those (rollup_groups),
+taking only the calls of partial hours and edge-straddling sessions from the
+`ts` index. When some money in range has no pico-dollar twin (more than 12
+decimals, or negative), integer sums cannot be exact and the report reads
+the calls with one GROUP BY, summing money with a registered aggregate that
+adds `Decimal`s (SQLite's own SUM would turn the decimal text into floats).
 
 Sub-agent roll-up: a call whose `parent_id` names another call is counted in
-the task and session of its root ancestor. The roots are resolved in Python
-for the (few) calls that have a parent and handed to the query as a temporary
-table, so the common case costs one LEFT JOIN against an empty table.
+the task and session of its root ancestor; `rollup_roots` (kept by the
+writer) holds those keys for the few calls that have a parent.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from pathlib import Path
 from fleetcost.errors import ConfigError
 from fleetcost.storage.base import REPORT_KEYS, CallQuery, GroupTotals
 from fleetcost.storage.migrations import migrate
+from fleetcost.storage.rollup_groups import by_session, grouped, open_range, series
+from fleetcost.storage.rollup_read import Plan
 from fleetcost.storage.sqlite_conn import connect
 
 _KEY_SQL = {
     "agent": "c.agent_id",
-    "task": "COALESCE(r.task_type, c.task_type)",
-    "session": "COALESCE(r.session_id, c.session_id)",
+    "task": "COALESCE(r.task_key, c.task_type)",
+    "session": "COALESCE(r.session_key, c.session_id)",
     "model": "COALESCE(c.model, c.requested_model)",
     "tenant": "c.tenant",
     "provider": "c.provider",
@@ -134,36 +139,6 @@ class SQLiteLedgerReader:
         self._conn: sqlite3.Connection = connect(str(path))
         migrate(self._conn)
         self._conn.create_aggregate("dsum", 1, _DecimalSum)  # type: ignore[arg-type]
-        self._rollup_ready = False
-
-    def _rollup(self) -> None:
-        """Fill temp table `_rollup(call_id, session_id, task_type)` with each child's root."""
-        if self._rollup_ready:
-            return
-        conn = self._conn
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS _rollup "
-                     "(call_id TEXT PRIMARY KEY, session_id TEXT, task_type TEXT)")
-        conn.execute("DELETE FROM _rollup")
-        # Children, and the calls they name, in one pass each; chains resolve in Python.
-        rows = conn.execute(
-            "SELECT call_id, parent_id, session_id, task_type FROM calls "
-            "WHERE parent_id IS NOT NULL UNION "
-            "SELECT p.call_id, p.parent_id, p.session_id, p.task_type FROM calls p "
-            "WHERE p.call_id IN (SELECT parent_id FROM calls WHERE parent_id IS NOT NULL)"
-        ).fetchall()
-        info = {r[0]: r for r in rows}
-        out = []
-        for call_id, parent, _, _ in rows:
-            if parent is None:
-                continue
-            root, seen = call_id, {call_id}
-            while info.get(root, (None, None))[1] in info and info[root][1] not in seen:
-                root = info[root][1]
-                seen.add(root)
-            if root != call_id:
-                out.append((call_id, info[root][2], info[root][3]))
-        conn.executemany("INSERT INTO _rollup VALUES (?, ?, ?)", out)
-        self._rollup_ready = True
 
     def _exact(self, index: str, where: str, params: list[str]) -> bool:
         """True when every money value in range has its pico-dollar twin.
@@ -177,11 +152,20 @@ class SQLiteLedgerReader:
             params).fetchone()
         return int(row[0]) == 0
 
+    def _fast(self, q: CallQuery) -> Plan | None:
+        """The aggregates' plan for this range, or None when they cannot answer exactly."""
+        index, where, params = _where(q)
+        if not self._exact(index, where, params):
+            return None
+        return open_range(self._conn, q)
+
+    def _groups(self, by: str, p: Plan) -> list[GroupTotals]:
+        return by_session(self._conn, p) if by == "session" else grouped(self._conn, p, by)
+
     def _run(self, key_sql: str | None, q: CallQuery) -> list[GroupTotals]:
-        self._rollup()
         index, where, params = _where(q)
         cols = _columns(self._exact(index, where, params))
-        base = (f"FROM calls c {index} LEFT JOIN _rollup r ON r.call_id = c.call_id "
+        base = (f"FROM calls c {index} LEFT JOIN rollup_roots r ON r.call_id = c.call_id "
                 f"WHERE {where}")
         if key_sql is None:
             row = self._conn.execute(f"SELECT {cols} {base}", params).fetchone()
@@ -192,33 +176,42 @@ class SQLiteLedgerReader:
     def groups(self, by: str, q: CallQuery) -> list[GroupTotals]:
         if by not in REPORT_KEYS:
             raise ConfigError(f"cannot group by {by!r}: use one of {', '.join(REPORT_KEYS)}")
-        return self._run(_KEY_SQL[by], q)
+        p = self._fast(q)
+        return self._groups(by, p) if p is not None else self._run(_KEY_SQL[by], q)
 
     def totals(self, q: CallQuery) -> GroupTotals:
-        return self._run(None, q)[0]
+        p = self._fast(q)
+        return grouped(self._conn, p, None)[0] if p is not None else self._run(None, q)[0]
 
     def report(self, by: str, q: CallQuery) -> tuple[list[GroupTotals], GroupTotals]:
-        """Groups and totals with one scan for the sums and one for the distinct counts."""
-        groups = self.groups(by, q)
+        """Groups and totals: from the aggregates, else one scan for sums, one for distincts."""
+        if by not in REPORT_KEYS:
+            raise ConfigError(f"cannot group by {by!r}: use one of {', '.join(REPORT_KEYS)}")
+        p = self._fast(q)
+        if p is not None:
+            return self._groups(by, p), grouped(self._conn, p, None)[0]
+        groups = self._run(_KEY_SQL[by], q)
         index, where, params = _where(q)
         row = self._conn.execute(
             f"SELECT COUNT(DISTINCT {_SESSION}), "
             f"COUNT(DISTINCT CASE WHEN {_FAILED} THEN {_SESSION} END), "
             "COUNT(DISTINCT c.agent_id || '|' || substr(c.ts, 1, 13)) "
-            f"FROM calls c {index} LEFT JOIN _rollup r ON r.call_id = c.call_id WHERE {where}",
+            f"FROM calls c {index} LEFT JOIN rollup_roots r ON r.call_id = c.call_id WHERE {where}",
             params).fetchone()
         return groups, _sum_groups(groups, (int(row[0]), int(row[1]), int(row[2])))
 
     def series(self, by: str, bucket: str, q: CallQuery) -> list[tuple[str, str | None, Decimal]]:
         if by not in REPORT_KEYS or bucket not in ("day", "hour"):
             raise ConfigError(f"series by {by!r} per {bucket!r}: use a report key per day or hour")
-        self._rollup()
+        p = self._fast(q) if by != "session" else None
+        if p is not None:
+            return series(self._conn, p, by, bucket)
         index, where, params = _where(q)
         exact = self._exact(index, where, params)
         money = _money("cost", exact)
         rows = self._conn.execute(
             f"SELECT {_KEY_SQL[bucket]}, {_KEY_SQL[by]}, {money} FROM calls c {index} "
-            f"LEFT JOIN _rollup r ON r.call_id = c.call_id WHERE {where} "
+            f"LEFT JOIN rollup_roots r ON r.call_id = c.call_id WHERE {where} "
             "GROUP BY 1, 2 ORDER BY 1, 2", params)
         return [(t, k, _amount(hi, lo)) for t, k, hi, lo in rows]
 

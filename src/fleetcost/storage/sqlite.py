@@ -19,12 +19,13 @@ from typing import Any
 from fleetcost.storage.base import CallQuery
 from fleetcost.storage.migrations import migrate
 from fleetcost.storage.prefix_sqlite import append_evidence
+from fleetcost.storage.rollup_write import apply, prepare
 from fleetcost.storage.sqlite_conn import connect
 from fleetcost.types import LEDGER_FIELDS, CallRecord
 
 # The ledger fields, then money again as integer pico-dollars for fast exact
 # sums in reports (migration m008_report); NULL when not representable.
-_STORED = (*LEDGER_FIELDS, "cost_pico", "saved_pico")
+STORED = _STORED = (*LEDGER_FIELDS, "cost_pico", "saved_pico")
 _ROW_PARAMS = "(" + ", ".join("?" for _ in _STORED) + ")"
 _PICO = Decimal(10) ** 12
 # Rows per INSERT statement. executemany steps the statement once per row and
@@ -44,6 +45,11 @@ _BOOL_FIELDS = frozenset({"escalated", "batch"})
 _FIELDS_OF = operator.attrgetter(*LEDGER_FIELDS)
 _MONEY_AT = tuple(LEDGER_FIELDS.index(n) for n in ("cost_usd", "saved_usd"))
 _BOOL_AT = tuple(LEDGER_FIELDS.index(n) for n in sorted(_BOOL_FIELDS))
+
+
+def ledger_row(rec: CallRecord) -> list[Any]:
+    """The values of `STORED` for one record (the batch store writes calls too)."""
+    return _to_row(rec)
 
 
 def _to_row(rec: CallRecord) -> list[Any]:
@@ -89,11 +95,14 @@ class SQLiteUsageLog:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                # The aggregates change in the same transaction as the calls.
+                pending = prepare(self._conn, records, replace=True)
                 for start in range(0, len(rows), step):
                     chunk = rows[start : start + step]
                     flat = [value for row in chunk for value in row]
                     self._conn.execute(_insert(len(chunk)), flat)
                 append_evidence(self._conn, records)
+                apply(self._conn, pending)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise

@@ -1,0 +1,145 @@
+"""Groups, totals and series from the aggregates, edges and straddlers (see rollup_read).
+
+Each figure is assembled from disjoint parts and merged in Python with
+integers: whole hours + edge calls for sums and agent-hours; inside sessions
++ straddling sessions' calls for session counts. `open_range` must have
+filled the temp tables for the same range first.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+
+from fleetcost.storage.base import CallQuery, GroupTotals
+from fleetcost.storage.rollup_read import (
+    SEL,
+    Acc,
+    Plan,
+    _add,
+    _key,
+    fill_edges,
+    fill_straddlers,
+    plan,
+    totals_of,
+)
+from fleetcost.storage.rollup_sql import MEASURES
+
+Counts = dict[str | None, list[int]]
+# grouping -> (rollup dim, key over rollup rows, key over call rows, session-keys dim)
+_DIMS = {
+    "agent": ("agent", "key", "agent", "agent"), "task": ("task", "key", "task", "task"),
+    "model": ("model", "key", "model", "model"), "tenant": ("tenant", "key", "tenant", "tenant"),
+    "provider": ("provider", "key", "provider", "provider"),
+    "day": ("", "substr(hour, 1, 10)", "substr(hour, 1, 10)", "day"),
+    "hour": ("", "hour", "hour", "hour"), None: ("", "''", "''", ""),
+}
+
+
+def open_range(conn: sqlite3.Connection, q: CallQuery) -> Plan | None:
+    p = plan(conn, q)
+    if p is not None:
+        fill_edges(conn, p)
+        fill_straddlers(conn, p)
+    return p
+
+
+def _count(counts: Counts, rows: object, slot: int) -> None:
+    for row in rows:  # type: ignore[attr-defined]
+        k = _key(row[0])
+        got = counts.setdefault(k, [0, 0, 0])
+        for i, v in enumerate(row[1:]):
+            got[slot + i] += int(v or 0)
+
+
+def _sums(conn: sqlite3.Connection, p: Plan, dim: str, rkey: str, ckey: str,
+          where: str = "1") -> Acc:
+    hours, params = p.hours()
+    acc: Acc = {}
+    _add(acc, conn.execute(f"SELECT {rkey}, {SEL} FROM rollup_hourly WHERE dim = ? AND {hours} "
+                           "GROUP BY 1", [dim, *params]))
+    _add(acc, conn.execute(f"SELECT {ckey}, {SEL} FROM _rollup_edge WHERE {where} GROUP BY 1"))
+    return acc
+
+
+def _agent_hours(conn: sqlite3.Connection, p: Plan, counts: Counts, dim: str, rkey: str,
+                 ckey: str, where: str = "1") -> None:
+    hours, params = p.hours()
+    _count(counts, conn.execute(f"SELECT {rkey}, COUNT(*) FROM rollup_agent_hours WHERE dim = ? "
+                                f"AND {hours} GROUP BY 1", [dim, *params]), 2)
+    _count(counts, conn.execute(
+        f"SELECT k, COUNT(*) FROM (SELECT DISTINCT {ckey} AS k, agent, hour FROM _rollup_edge "
+        f"WHERE agent IS NOT NULL AND {where}) GROUP BY k"), 2)
+
+
+def _session_counts(conn: sqlite3.Connection, p: Plan, counts: Counts, sdim: str,
+                    ckey: str) -> None:
+    inside, params = p.inside()
+    if sdim:
+        join = "" if not p.bounded else "JOIN rollup_sessions s ON s.session = k.session"
+        _count(counts, conn.execute(
+            f"SELECT k.key, COUNT(*), SUM(k.failed) FROM rollup_session_keys k {join} "
+            f"WHERE k.dim = ? AND {inside} GROUP BY k.key", [sdim, *params]), 0)
+    else:
+        _count(counts, conn.execute(f"SELECT '', COUNT(*), SUM(s.failed_calls > 0) FROM "
+                                    f"rollup_sessions s WHERE {inside}", params), 0)
+    _count(counts, conn.execute(
+        f"SELECT {ckey}, COUNT(DISTINCT session), COUNT(DISTINCT CASE WHEN failed_calls "
+        "THEN session END) FROM _rollup_strad WHERE session IS NOT NULL GROUP BY 1"), 0)
+
+
+def grouped(conn: sqlite3.Connection, p: Plan, by: str | None) -> list[GroupTotals]:
+    """Groups by any key but session (or the totals, with `by` None)."""
+    dim, rkey, ckey, sdim = _DIMS[by]
+    acc = _sums(conn, p, dim, rkey, ckey)
+    counts: Counts = {}
+    _agent_hours(conn, p, counts, dim, rkey, ckey)
+    _session_counts(conn, p, counts, sdim, ckey)
+    if by is None:
+        v = acc.get("") or [0] * len(MEASURES)
+        c = counts.get("") or [0, 0, 0]
+        return [totals_of(None, v, (c[0], c[1], c[2]))]
+    out = [totals_of(k, v, tuple(counts.get(k, [0, 0, 0])))  # type: ignore[arg-type]
+           for k, v in acc.items()]
+    return sorted(out, key=lambda g: (g.key is not None, g.key or ""))
+
+
+def by_session(conn: sqlite3.Connection, p: Plan) -> list[GroupTotals]:
+    inside, params = p.inside()
+    acc: Acc = {}
+    _add(acc, conn.execute(f"SELECT s.session, {SEL} FROM rollup_sessions s WHERE {inside} "
+                           "GROUP BY s.session", params))
+    counts: Counts = {}
+    join = "" if not p.bounded else "JOIN rollup_sessions s ON s.session = h.session"
+    _count(counts, conn.execute(f"SELECT h.session, COUNT(*) FROM rollup_session_hours h {join} "
+                                f"WHERE {inside} GROUP BY h.session", params), 2)
+    _add(acc, conn.execute(f"SELECT session, {SEL} FROM _rollup_strad GROUP BY 1"))
+    _count(counts, conn.execute(
+        "SELECT session, COUNT(*) FROM (SELECT DISTINCT session, agent, hour FROM _rollup_strad "
+        "WHERE agent IS NOT NULL) GROUP BY session"), 2)
+    out = []
+    for k, v in acc.items():
+        out.append(totals_of(k, v, (1, int(v[6] > 0), counts.get(k, [0, 0, 0])[2])))
+    none = _sums(conn, p, "sess0", "NULL", "NULL", "session IS NULL").get(None)
+    if none is not None and none[0]:
+        orphans: Counts = {}
+        _agent_hours(conn, p, orphans, "sess0", "NULL", "NULL", "session IS NULL")
+        out.append(totals_of(None, none, (0, 0, orphans.get(None, [0, 0, 0])[2])))
+    return sorted(out, key=lambda g: (g.key is not None, g.key or ""))
+
+
+def series(conn: sqlite3.Connection, p: Plan, by: str,
+           bucket: str) -> list[tuple[str, str | None, Decimal]]:
+    dim, rkey, ckey, _ = _DIMS[by]
+    t = "substr(hour, 1, 10)" if bucket == "day" else "hour"
+    hours, params = p.hours()
+    money = "SUM(cost_pico / 1000000), SUM(cost_pico % 1000000)"
+    sums: dict[tuple[str, str | None], int] = {}
+    for sql, args in ((f"SELECT {t}, {rkey}, {money} FROM rollup_hourly WHERE dim = ? AND "
+                       f"{hours} GROUP BY 1, 2", [dim, *params]),
+                      (f"SELECT {t}, {ckey}, {money} FROM _rollup_edge GROUP BY 1, 2", [])):
+        for when, k, hi, lo in conn.execute(sql, args):
+            key = (when, _key(k))
+            sums[key] = sums.get(key, 0) + int(hi or 0) * 1000000 + int(lo or 0)
+    ordered = sorted(sums.items(), key=lambda i: (i[0][0], i[0][1] or ""))
+    return [(when, k, Decimal(v).scaleb(-12)) for (when, k), v in ordered]
