@@ -13,6 +13,7 @@ to re-read context).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -120,9 +121,8 @@ def histogram(values: Sequence[Decimal], bins: int = 20) -> list[dict[str, Any]]
     ratio = (hi / lo) ** (Decimal(1) / bins)
     edges = [lo * ratio**i for i in range(bins)] + [hi]
     counts = [0] * bins
-    for v in values:
-        i = next((j for j in range(bins) if v <= edges[j + 1]), bins - 1)
-        counts[i] += 1
+    for v in values:  # the first bin whose upper edge is >= v, else the last
+        counts[min(bisect_left(edges, v, 1, bins + 1) - 1, bins - 1)] += 1
     return [{"lo": format_usd(edges[i].quantize(NANO)),
              "hi": format_usd(edges[i + 1].quantize(NANO)), "count": counts[i]}
             for i in range(bins)]

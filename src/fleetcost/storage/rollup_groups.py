@@ -65,8 +65,14 @@ def _sums(conn: sqlite3.Connection, p: Plan, dim: str, rkey: str, ckey: str,
 def _agent_hours(conn: sqlite3.Connection, p: Plan, counts: Counts, dim: str, rkey: str,
                  ckey: str, where: str = "1") -> None:
     hours, params = p.hours()
-    _count(counts, conn.execute(f"SELECT {rkey}, COUNT(*) FROM rollup_agent_hours WHERE dim = ? "
-                                f"AND {hours} GROUP BY 1", [dim, *params]), 2)
+    if dim in ("", "agent"):  # one `agent` row of rollup_hourly per agent-hour
+        rkey = "key" if dim == "agent" else rkey
+        sql = (f"SELECT {rkey}, COUNT(*) FROM rollup_hourly WHERE dim = 'agent' "
+               f"AND key != X'' AND {hours} GROUP BY 1")
+        _count(counts, conn.execute(sql, params), 2)
+    else:
+        _count(counts, conn.execute(f"SELECT {rkey}, COUNT(*) FROM rollup_agent_hours "
+                                    f"WHERE dim = ? AND {hours} GROUP BY 1", [dim, *params]), 2)
     _count(counts, conn.execute(
         f"SELECT k, COUNT(*) FROM (SELECT DISTINCT {ckey} AS k, agent, hour FROM _rollup_edge "
         f"WHERE agent IS NOT NULL AND {where}) GROUP BY k"), 2)

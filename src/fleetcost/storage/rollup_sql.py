@@ -10,7 +10,9 @@ transaction as the calls it inserts, integer sums that reports read instead:
   with money as pico-dollar integers (one saving column per lever).
 - `rollup_agent_hours`: the distinct (group, hour, agent) triples, so a
   group's agent-hours are a COUNT over whole hours (hours are disjoint, so
-  counts of different hours add up).
+  counts of different hours add up). The whole ledger's and an agent's own
+  agent-hours are the `agent` rows of `rollup_hourly`, so those two
+  groupings keep no triples.
 - `rollup_sessions`: one row per root session (after the sub-agent roll-up)
   with the same sums plus its first and last call time; `rollup_session_keys`
   the distinct (grouping key, session) pairs with a failed flag, and
@@ -108,9 +110,13 @@ def _session_keys(dim: str, key: str) -> str:
             "DO UPDATE SET failed = MAX(failed, excluded.failed)")
 
 
+# The whole ledger's and each agent's agent-hours are the `agent` rows of
+# rollup_hourly themselves, so only the other groupings keep triples.
+AGENT_HOUR_DIMS: tuple[tuple[str, str, str], ...] = tuple(
+    d for d in HOURLY_DIMS if d[0] not in ("", "agent"))
 HOUR_TARGETS: tuple[str, ...] = (
     *(_hourly(d, k, w) for d, k, w in HOURLY_DIMS),
-    *(_agent_hours(d, k, w) for d, k, w in HOURLY_DIMS),
+    *(_agent_hours(d, k, w) for d, k, w in AGENT_HOUR_DIMS),
 )
 SESSION_TARGETS: tuple[str, ...] = (
     f"INSERT INTO rollup_sessions (session, {', '.join(MEASURES)}, first_ts, last_ts) "

@@ -174,7 +174,7 @@ def _succ(text: str) -> str:
 def rebuild(conn: sqlite3.Connection, hours: Iterable[str], sessions: Iterable[str]) -> None:
     """Recompute the aggregates of these hours and these sessions from the calls."""
     hours, sessions = sorted(hours), sorted(sessions)
-    dims = [d for d, _, _ in HOURLY_DIMS]
+    dims = [d for d, _, _ in HOURLY_DIMS]  # a superset of the agent-hour dims
     conn.execute(SRC_TABLE)
     if hours:
         conn.execute("DELETE FROM _rollup_src")
