@@ -13,6 +13,7 @@ to re-read context).
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -112,10 +113,10 @@ def build(reader: LedgerReader, by: str, q: CallQuery) -> dict[str, Any]:
 
 def histogram(values: Sequence[Decimal], bins: int = 20) -> list[dict[str, Any]]:
     """Log-spaced bins (session costs span orders of magnitude); zeros in the first bin."""
-    positive = sorted(v for v in values if v > 0)
+    positive = [v for v in values if v > 0]
     if not positive:
         return [{"lo": "0", "hi": "0", "count": len(values)}] if values else []
-    lo, hi = positive[0], positive[-1]
+    lo, hi = min(positive), max(positive)
     if lo == hi:
         return [{"lo": format_usd(lo), "hi": format_usd(hi), "count": len(values)}]
     ratio = (hi / lo) ** (Decimal(1) / bins)
@@ -130,8 +131,10 @@ def histogram(values: Sequence[Decimal], bins: int = 20) -> list[dict[str, Any]]
 
 def sessions_view(reader: LedgerReader, q: CallQuery, top: int = 20) -> dict[str, Any]:
     """Per-session spend: its distribution, a histogram and the costliest sessions."""
-    groups = [g for g in reader.groups("session", q) if g.key is not None]
-    costs = [g.cost_usd for g in groups]
-    costliest = sorted(groups, key=lambda g: (-g.cost_usd, g.key or ""))[:top]
+    spend = reader.session_costs(q)
+    costs = sorted(spend.values())  # once: the percentiles below then find it in order
+    keys = heapq.nsmallest(top, spend, key=lambda k: (-spend[k], k))
+    order = {k: i for i, k in enumerate(keys)}
+    costliest = sorted(reader.session_groups(q, keys), key=lambda g: order[g.key or ""])
     return {"session_cost": distribution(costs), "histogram": histogram(costs),
             "top": [group_dict(g) for g in costliest]}

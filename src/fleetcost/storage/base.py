@@ -148,6 +148,14 @@ class LedgerReader(Protocol):
         """(time bucket, group key, spend) for charts; `bucket` is `day` or `hour`."""
         ...
 
+    def session_costs(self, q: CallQuery) -> dict[str, Decimal]:
+        """Each session's spend (sessions with a key), without building every group."""
+        ...
+
+    def session_groups(self, q: CallQuery, keys: Sequence[str]) -> list[GroupTotals]:
+        """The `session` groups of these sessions only (the dashboard's top sessions)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -6,7 +6,7 @@ tested against: both must give identical `GroupTotals` for the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from fleetcost.errors import ConfigError
@@ -132,6 +132,13 @@ class MemoryLedgerReader:
             sums[k] = sums.get(k, Decimal(0)) + (r.cost_usd or Decimal(0))
         ordered = sorted(sums.items(), key=lambda i: (i[0][0], i[0][1] or ""))
         return [(t, k, v) for (t, k), v in ordered]
+
+    def session_costs(self, q: CallQuery) -> dict[str, Decimal]:
+        return {g.key: g.cost_usd for g in self.groups("session", q) if g.key is not None}
+
+    def session_groups(self, q: CallQuery, keys: Sequence[str]) -> list[GroupTotals]:
+        wanted = set(keys)
+        return [g for g in self.groups("session", q) if g.key in wanted]
 
     def call_costs(self, q: CallQuery) -> list[Decimal]:
         rows, _ = self._rows(q)

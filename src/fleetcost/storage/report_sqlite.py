@@ -18,13 +18,20 @@ writer) holds those keys for the few calls that have a parent.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
 from fleetcost.errors import ConfigError
 from fleetcost.storage.base import REPORT_KEYS, CallQuery, GroupTotals
 from fleetcost.storage.migrations import migrate
-from fleetcost.storage.rollup_groups import by_session, grouped, open_range, series
+from fleetcost.storage.rollup_groups import (
+    by_session,
+    grouped,
+    open_range,
+    series,
+    session_costs,
+)
 from fleetcost.storage.rollup_read import Plan
 from fleetcost.storage.sqlite_conn import connect
 
@@ -214,6 +221,19 @@ class SQLiteLedgerReader:
             f"LEFT JOIN rollup_roots r ON r.call_id = c.call_id WHERE {where} "
             "GROUP BY 1, 2 ORDER BY 1, 2", params)
         return [(t, k, _amount(hi, lo)) for t, k, hi, lo in rows]
+
+    def session_costs(self, q: CallQuery) -> dict[str, Decimal]:
+        p = self._fast(q)
+        if p is not None:
+            return session_costs(self._conn, p)
+        return {g.key: g.cost_usd for g in self.groups("session", q) if g.key is not None}
+
+    def session_groups(self, q: CallQuery, keys: Sequence[str]) -> list[GroupTotals]:
+        p = self._fast(q)
+        if p is not None:
+            return by_session(self._conn, p, keys)
+        wanted = set(keys)
+        return [g for g in self.groups("session", q) if g.key in wanted]
 
     def call_costs(self, q: CallQuery) -> list[Decimal]:
         index, where, params = _where(q)

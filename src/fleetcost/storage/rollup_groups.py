@@ -9,6 +9,7 @@ filled the temp tables for the same range first.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from decimal import Decimal
 
 from fleetcost.storage.base import CallQuery, GroupTotals
@@ -110,28 +111,51 @@ def grouped(conn: sqlite3.Connection, p: Plan, by: str | None) -> list[GroupTota
     return sorted(out, key=lambda g: (g.key is not None, g.key or ""))
 
 
-def by_session(conn: sqlite3.Connection, p: Plan) -> list[GroupTotals]:
+def _only(conn: sqlite3.Connection, keys: Sequence[str] | None) -> str:
+    """A filter of column `{c}` to these sessions (all when None), to `.format(c=...)`."""
+    if keys is None:
+        return "1"
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _rollup_only (session TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM _rollup_only")
+    conn.executemany("INSERT OR IGNORE INTO _rollup_only VALUES (?)", [(k,) for k in keys])
+    return "{c} IN (SELECT session FROM _rollup_only)"
+
+
+def by_session(conn: sqlite3.Connection, p: Plan,
+               keys: Sequence[str] | None = None) -> list[GroupTotals]:
+    """The session grouping: inside sessions from their rows, straddlers from their calls."""
     inside, params = p.inside()
-    acc: Acc = {}
-    _add(acc, conn.execute(f"SELECT s.session, {SEL} FROM rollup_sessions s WHERE {inside} "
-                           "GROUP BY s.session", params))
-    counts: Counts = {}
+    only = _only(conn, keys)
+    s_only, h_only, c_only = (only.format(c=c) for c in ("s.session", "h.session", "session"))
+    acc: Acc = {row[0]: list(row[1:]) for row in conn.execute(
+        f"SELECT s.session, {', '.join(MEASURES)} FROM rollup_sessions s WHERE {inside} "
+        f"AND {s_only}", params)}
     join = "" if not p.bounded else "JOIN rollup_sessions s ON s.session = h.session"
-    _count(counts, conn.execute(f"SELECT h.session, COUNT(*) FROM rollup_session_hours h {join} "
-                                f"WHERE {inside} GROUP BY h.session", params), 2)
-    _add(acc, conn.execute(f"SELECT session, {SEL} FROM _rollup_strad GROUP BY 1"))
-    _count(counts, conn.execute(
+    hours = dict(conn.execute(f"SELECT h.session, COUNT(*) FROM rollup_session_hours h {join} "
+                              f"WHERE {inside} AND {h_only} GROUP BY h.session", params))
+    _add(acc, conn.execute(f"SELECT session, {SEL} FROM _rollup_strad WHERE {c_only} GROUP BY 1"))
+    hours.update(conn.execute(
         "SELECT session, COUNT(*) FROM (SELECT DISTINCT session, agent, hour FROM _rollup_strad "
-        "WHERE agent IS NOT NULL) GROUP BY session"), 2)
-    out = []
-    for k, v in acc.items():
-        out.append(totals_of(k, v, (1, int(v[6] > 0), counts.get(k, [0, 0, 0])[2])))
-    none = _sums(conn, p, "sess0", "NULL", "NULL", "session IS NULL").get(None)
+        f"WHERE agent IS NOT NULL AND {c_only}) GROUP BY session"))
+    out = [totals_of(k, v, (1, int(v[6] > 0), hours.get(k, 0))) for k, v in acc.items()]
+    none = None if keys is not None else _sums(conn, p, "sess0", "NULL", "NULL",
+                                                "session IS NULL").get(None)
     if none is not None and none[0]:
         orphans: Counts = {}
         _agent_hours(conn, p, orphans, "sess0", "NULL", "NULL", "session IS NULL")
         out.append(totals_of(None, none, (0, 0, orphans.get(None, [0, 0, 0])[2])))
     return sorted(out, key=lambda g: (g.key is not None, g.key or ""))
+
+
+def session_costs(conn: sqlite3.Connection, p: Plan) -> dict[str, Decimal]:
+    inside, params = p.inside()
+    picos = dict(conn.execute(f"SELECT s.session, s.cost_pico FROM rollup_sessions s "
+                              f"WHERE {inside}", params))
+    for k, hi, lo in conn.execute("SELECT session, SUM(cost_pico / 1000000), "
+                                  "SUM(cost_pico % 1000000) FROM _rollup_strad "
+                                  "WHERE session IS NOT NULL GROUP BY 1"):
+        picos[k] = int(hi or 0) * 1000000 + int(lo or 0)
+    return {k: Decimal(v).scaleb(-12) for k, v in picos.items()}
 
 
 def series(conn: sqlite3.Connection, p: Plan, by: str,

@@ -130,15 +130,19 @@ def plan(conn: sqlite3.Connection, q: CallQuery) -> Plan | None:
     return p
 
 
-def _range(p: Plan) -> tuple[list[str], list[str]]:
+def _between(lo: str | None, hi: str | None) -> tuple[str, list[str]]:
+    """`lo <= c.ts < hi` as ONE range, so the planner walks only it on the ts index."""
     clauses, params = [], []
-    if p.since is not None:
+    if lo is not None:
         clauses.append("c.ts >= ?")
-        params.append(p.since)
-    if p.until is not None:
+        params.append(lo)
+    if hi is not None:
         clauses.append("c.ts < ?")
-        params.append(p.until)
-    return clauses, params
+        params.append(hi)
+    return " AND ".join(clauses) or "1", params
+
+
+_FROM = "FROM calls c INDEXED BY calls_ts LEFT JOIN rollup_roots r ON r.call_id = c.call_id"
 
 
 def fill_edges(conn: sqlite3.Connection, p: Plan) -> None:
@@ -147,27 +151,23 @@ def fill_edges(conn: sqlite3.Connection, p: Plan) -> None:
     conn.execute("DELETE FROM _rollup_edge")
     if not p.bounded:
         return
-    base = f"INSERT INTO _rollup_edge {SOURCE} FROM calls c LEFT JOIN rollup_roots r " \
-           "ON r.call_id = c.call_id WHERE "
-    clauses, params = _range(p)
+    base = f"INSERT INTO _rollup_edge {SOURCE} {_FROM} WHERE "
     if p.lo is None or p.hi is None:
-        conn.execute(base + " AND ".join(clauses), params)
+        where, params = _between(p.since, p.until)
+        conn.execute(base + where, params)
         return
     if p.since is not None:
-        conn.execute(base + " AND ".join([*clauses, "c.ts < ?", "substr(c.ts, 1, 13) < ?"]),
-                     [*params, p.lo, p.lo])
+        top = p.lo if p.until is None else min(p.lo, p.until)
+        where, params = _between(p.since, top)
+        conn.execute(base + where + " AND substr(c.ts, 1, 13) < ?", [*params, p.lo])
     if p.until is not None:
         start = _succ(p.hi) if len(p.hi) == 13 else p.hi
-        conn.execute(base + " AND ".join([*clauses, "c.ts >= ?", "substr(c.ts, 1, 13) > ?"]),
-                     [*params, start, p.hi])
+        where, params = _between(start if p.since is None else max(start, p.since), p.until)
+        conn.execute(base + where + " AND substr(c.ts, 1, 13) > ?", [*params, p.hi])
 
 
-def fill_straddlers(conn: sqlite3.Connection, p: Plan) -> None:
-    """`_rollup_strad`: calls in range of sessions with calls on both sides of an edge."""
-    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS _rollup_strad ({SRC_COLUMNS})")
-    conn.execute("DELETE FROM _rollup_strad")
-    if not p.bounded:
-        return
+def _straddling(conn: sqlite3.Connection, p: Plan) -> int:
+    """Fill `_rollup_strad_s` with the sessions crossing an edge; return their calls."""
     inside, i_params = p.inside()
     overlap, o_params = [], []
     if p.since is not None:
@@ -180,10 +180,39 @@ def fill_straddlers(conn: sqlite3.Connection, p: Plan) -> None:
     conn.execute("DELETE FROM _rollup_strad_s")
     conn.execute(f"INSERT INTO _rollup_strad_s SELECT s.session FROM rollup_sessions s WHERE "
                  f"{' AND '.join(overlap)} AND NOT ({inside})", [*o_params, *i_params])
-    if conn.execute("SELECT 1 FROM _rollup_strad_s LIMIT 1").fetchone() is None:
+    row = conn.execute("SELECT SUM(s.calls) FROM _rollup_strad_s t "
+                       "JOIN rollup_sessions s ON s.session = t.session").fetchone()
+    return int(row[0] or 0)
+
+
+def fill_straddlers(conn: sqlite3.Connection, p: Plan) -> None:
+    """`_rollup_strad`: calls in range of sessions with calls on both sides of an edge.
+
+    Read by session (its calls through the session index and the roll-up
+    table) when those sessions have fewer calls than the range, else by the
+    range through the ts index.
+    """
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS _rollup_strad ({SRC_COLUMNS})")
+    conn.execute("DELETE FROM _rollup_strad")
+    if not p.bounded:
         return
-    clauses, params = _range(p)
-    conn.execute(f"INSERT INTO _rollup_strad {SOURCE} FROM calls c INDEXED BY calls_ts "
-                 "LEFT JOIN rollup_roots r ON r.call_id = c.call_id WHERE "
-                 + " AND ".join(clauses) + " AND COALESCE(r.session_key, c.session_id) IN "
-                 "(SELECT session FROM _rollup_strad_s)", params)
+    calls = _straddling(conn, p)
+    if not calls:
+        return
+    where, params = _between(p.since, p.until)
+    hours, h_params = Plan(None, None).hours() if p.lo is None else p.hours()
+    in_range = conn.execute(f"SELECT SUM(calls) FROM rollup_hourly WHERE dim = '' AND {hours}",
+                            h_params).fetchone()[0] or 0
+    if calls < in_range:
+        # CROSS JOIN fixes the order: sessions first, then their calls by index.
+        conn.execute(f"INSERT INTO _rollup_strad {SOURCE} FROM _rollup_strad_s t CROSS JOIN "
+                     "calls c INDEXED BY calls_session ON c.session_id = t.session "
+                     "LEFT JOIN rollup_roots r ON r.call_id = c.call_id "
+                     f"WHERE r.call_id IS NULL AND {where}", params)
+        conn.execute(f"INSERT INTO _rollup_strad {SOURCE} FROM _rollup_strad_s t CROSS JOIN "
+                     "rollup_roots r INDEXED BY rollup_roots_session ON r.session_key = t.session "
+                     f"CROSS JOIN calls c ON c.call_id = r.call_id WHERE {where}", params)
+        return
+    conn.execute(f"INSERT INTO _rollup_strad {SOURCE} {_FROM} WHERE {where} AND "
+                 "COALESCE(r.session_key, c.session_id) IN (SELECT session FROM _rollup_strad_s)",
+                 params)
