@@ -34,12 +34,13 @@ RANGES = [
     ("2026-11-01T05:30:00Z", None),  # since mid-hour
     (None, "2026-11-02T07:15:00Z"),  # until mid-hour
     ("2026-11-01T05:30:00Z", "2026-11-02T07:15:00Z"),
+    ("2026-11-01T05:30:00Z", "2026-11-03T07:15:00Z"),  # whole days between partial ones
     ("2026-11-01T06", "2026-11-02T00:00:00Z"),  # aligned-looking bounds of other shapes
     ("2026-11-02", "2026-11-03"),  # whole days
     ("2026-11-01T10:20", "2026-11-01T10:40"),  # inside one hour
     ("2026-11-05", None),  # empty
 ]
-TABLES = ("rollup_hourly", "rollup_agent_hours", "rollup_sessions", "rollup_session_keys",
+TABLES = ("rollup_hourly", "rollup_daily", "rollup_agent_hours", "rollup_sessions", "rollup_session_keys",
           "rollup_session_hours", "rollup_roots")
 
 
@@ -59,10 +60,12 @@ def _record(rnd: random.Random, i: int, ids: list[str]) -> CallRecord:
     if rnd.random() < 0.15:  # a parent already written, one written later, or unknown
         parent = rnd.choice((rnd.choice(ids) if ids else "x", f"c{i + rnd.randint(1, 40):05d}",
                              "nowhere"))
+    ts = _ts(rnd)
+    # Sessions of one clock hour (most), a few spanning days, and calls with none.
+    session = rnd.choices((f"h{ts[:13]}", f"s{rnd.randint(0, 5)}", None), (60, 15, 25))[0]
     return CallRecord(
-        call_id=f"c{i:05d}", ts=_ts(rnd), tenant=rnd.choice(("t1", "t2", "t3")),
-        agent_id=rnd.choice(("a", "b", "c", None)),
-        session_id=rnd.choice((f"s{rnd.randint(0, 25)}", None)), parent_id=parent,
+        call_id=f"c{i:05d}", ts=ts, tenant=rnd.choice(("t1", "t2", "t3")),
+        agent_id=rnd.choice(("a", "b", "c", None)), session_id=session, parent_id=parent,
         task_type=rnd.choice(("book", "refund", None)), requested_model="m-req",
         model=rnd.choice(("gpt-4o", "claude-haiku-4-5", None)),
         provider=rnd.choice(("openai", "anthropic", None)),

@@ -32,8 +32,8 @@ _DIMS = {
     "agent": ("agent", "key", "agent", "agent"), "task": ("task", "key", "task", "task"),
     "model": ("model", "key", "model", "model"), "tenant": ("tenant", "key", "tenant", "tenant"),
     "provider": ("provider", "key", "provider", "provider"),
-    "day": ("", "substr(hour, 1, 10)", "substr(hour, 1, 10)", "day"),
-    "hour": ("", "hour", "hour", "hour"), None: ("", "''", "''", ""),
+    "day": ("", "substr({t}, 1, 10)", "substr(hour, 1, 10)", "day"),
+    "hour": ("", "{t}", "hour", "hour"), None: ("", "''", "''", ""),
 }
 
 
@@ -55,10 +55,12 @@ def _count(counts: Counts, rows: object, slot: int) -> None:
 
 def _sums(conn: sqlite3.Connection, p: Plan, dim: str, rkey: str, ckey: str,
           where: str = "1") -> Acc:
-    hours, params = p.hours()
+    """Sums by key: whole days, whole hours around them, then the edge calls."""
     acc: Acc = {}
-    _add(acc, conn.execute(f"SELECT {rkey}, {SEL} FROM rollup_hourly WHERE dim = ? AND {hours} "
-                           "GROUP BY 1", [dim, *params]))
+    for table, when, params in p.parts(hourly_only="{t}" in rkey and "substr" not in rkey):
+        t = "day" if table == "rollup_daily" else "hour"
+        _add(acc, conn.execute(f"SELECT {rkey.format(t=t)}, {SEL} FROM {table} WHERE dim = ? "
+                               f"AND {when} GROUP BY 1", [dim, *params]))
     _add(acc, conn.execute(f"SELECT {ckey}, {SEL} FROM _rollup_edge WHERE {where} GROUP BY 1"))
     return acc
 
@@ -66,6 +68,7 @@ def _sums(conn: sqlite3.Connection, p: Plan, dim: str, rkey: str, ckey: str,
 def _agent_hours(conn: sqlite3.Connection, p: Plan, counts: Counts, dim: str, rkey: str,
                  ckey: str, where: str = "1") -> None:
     hours, params = p.hours()
+    rkey = rkey.format(t="hour")
     if dim in ("", "agent"):  # one `agent` row of rollup_hourly per agent-hour
         rkey = "key" if dim == "agent" else rkey
         sql = (f"SELECT {rkey}, COUNT(*) FROM rollup_hourly WHERE dim = 'agent' "
@@ -161,13 +164,16 @@ def session_costs(conn: sqlite3.Connection, p: Plan) -> dict[str, Decimal]:
 def series(conn: sqlite3.Connection, p: Plan, by: str,
            bucket: str) -> list[tuple[str, str | None, Decimal]]:
     dim, rkey, ckey, _ = _DIMS[by]
-    t = "substr(hour, 1, 10)" if bucket == "day" else "hour"
-    hours, params = p.hours()
+    bx = "substr({t}, 1, 10)" if bucket == "day" else "{t}"
     money = "SUM(cost_pico / 1000000), SUM(cost_pico % 1000000)"
     sums: dict[tuple[str, str | None], int] = {}
-    for sql, args in ((f"SELECT {t}, {rkey}, {money} FROM rollup_hourly WHERE dim = ? AND "
-                       f"{hours} GROUP BY 1, 2", [dim, *params]),
-                      (f"SELECT {t}, {ckey}, {money} FROM _rollup_edge GROUP BY 1, 2", [])):
+    queries = [(f"SELECT {bx.format(t=t)}, {rkey.format(t=t)}, {money} FROM {table} "
+                f"WHERE dim = ? AND {when} GROUP BY 1, 2", [dim, *params])
+               for table, when, params in p.parts(hourly_only=bucket == "hour" or by == "hour")
+               for t in ["day" if table == "rollup_daily" else "hour"]]
+    queries.append((f"SELECT {bx.format(t='hour')}, {ckey}, {money} FROM _rollup_edge "
+                    "GROUP BY 1, 2", []))
+    for sql, args in queries:
         for when, k, hi, lo in conn.execute(sql, args):
             key = (when, _key(k))
             sums[key] = sums.get(key, 0) + int(hi or 0) * 1000000 + int(lo or 0)

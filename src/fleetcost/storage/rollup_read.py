@@ -20,6 +20,7 @@ span the whole range, that is every call of the range).
 from __future__ import annotations
 
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -82,6 +83,22 @@ class Plan:
     until: str | None
     lo: str | None = None
     hi: str | None = None
+    days: tuple[str, str] | None = None  # whole days inside [lo, hi]
+    head: tuple[str, str] | None = None  # whole hours before them
+    tail: tuple[str, str] | None = None  # whole hours after them
+
+    def parts(self, hourly_only: bool = False) -> list[tuple[str, str, list[str]]]:
+        """(table, WHERE on its time column `t`, params) whose rows make up the whole hours."""
+        if not self.bounded:
+            return [("rollup_hourly" if hourly_only else "rollup_daily", "1", [])]
+        if self.lo is None or self.hi is None:
+            return []
+        if hourly_only or self.days is None:
+            return [("rollup_hourly", "hour BETWEEN ? AND ?", [self.lo, self.hi])]
+        out = [("rollup_daily", "day BETWEEN ? AND ?", list(self.days))]
+        out += [("rollup_hourly", "hour BETWEEN ? AND ?", list(r))
+                for r in (self.head, self.tail) if r is not None]
+        return out
 
     @property
     def bounded(self) -> bool:
@@ -127,7 +144,35 @@ def plan(conn: sqlite3.Connection, q: CallQuery) -> Plan | None:
         if picked[-1] - picked[0] + 1 != len(picked):
             return None
         p.lo, p.hi = hours[picked[0]], hours[picked[-1]]
+        _split_days(p, hours, picked[0], picked[-1])
     return p
+
+
+def _split_days(p: Plan, hours: list[str], first: int, last: int) -> None:
+    """Whole days within the whole hours [first, last] (indices into the sorted `hours`).
+
+    Strings sharing a 10-character prefix sort together, so a day's hours are
+    one run of `hours`: the day is whole when that run lies inside [first, last].
+    """
+    run_days = list(dict.fromkeys(h[:10] for h in hours[first:last + 1]))
+    whole = [d for d in run_days
+             if (r := _day_run(hours, d)) is not None and r[0] >= first and r[1] <= last]
+    if not whole or (run_days.index(whole[-1]) - run_days.index(whole[0]) + 1 != len(whole)):
+        return  # none, or not one run: the hours alone answer
+    p.days = (whole[0], whole[-1])
+    start, end = _day_run(hours, whole[0])[0], _day_run(hours, whole[-1])[1]  # type: ignore[index]
+    if start > first:
+        p.head = (hours[first], hours[start - 1])
+    if end < last:
+        p.tail = (hours[end + 1], hours[last])
+
+
+def _day_run(hours: list[str], day: str) -> tuple[int, int] | None:
+    """First and last index of the day's hours; None for a day that is not 10 characters."""
+    lo, hi = bisect_left(hours, day), bisect_left(hours, _succ(day))
+    if len(day) != 10 or hi == lo:
+        return None
+    return lo, hi - 1
 
 
 def _between(lo: str | None, hi: str | None) -> tuple[str, list[str]]:

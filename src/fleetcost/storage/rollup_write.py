@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from fleetcost.storage.rollup_sql import (
+    DAY_FROM_HOURS,
     FILL,
     HOUR_TARGETS,
     HOURLY_DIMS,
@@ -184,7 +185,11 @@ def rebuild(conn: sqlite3.Connection, hours: Iterable[str], sessions: Iterable[s
                              "AND hour = ?", [*dims, h])
             conn.execute(FILL + " WHERE c.ts >= ? AND c.ts < ? AND substr(c.ts, 1, 13) = ?",
                          (h, _succ(h), h))
-        _run(conn, HOUR_TARGETS)
+        _run(conn, [t for t in HOUR_TARGETS if "rollup_daily" not in t])
+        for day in sorted({h[:10] for h in hours}):  # the days of those hours, from the hours
+            for dim in dims:
+                conn.execute("DELETE FROM rollup_daily WHERE dim = ? AND day = ?", (dim, day))
+                conn.execute(DAY_FROM_HOURS, (dim, day, _succ(day), day))
     if sessions:
         conn.execute("DELETE FROM _rollup_src")
         for s in sessions:
