@@ -40,8 +40,8 @@ RANGES = [
     ("2026-11-01T10:20", "2026-11-01T10:40"),  # inside one hour
     ("2026-11-05", None),  # empty
 ]
-TABLES = ("rollup_hourly", "rollup_daily", "rollup_agent_hours", "rollup_sessions", "rollup_session_keys",
-          "rollup_session_hours", "rollup_roots")
+TABLES = ("rollup_hourly", "rollup_daily", "rollup_agent_hours", "rollup_sessions",
+          "rollup_session_keys", "rollup_session_hours", "rollup_roots")
 
 
 def _ts(rnd: random.Random) -> str:
