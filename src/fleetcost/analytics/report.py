@@ -14,7 +14,7 @@ to re-read context).
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left
+from bisect import bisect_right
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -113,17 +113,20 @@ def build(reader: LedgerReader, by: str, q: CallQuery) -> dict[str, Any]:
 
 def histogram(values: Sequence[Decimal], bins: int = 20) -> list[dict[str, Any]]:
     """Log-spaced bins (session costs span orders of magnitude); zeros in the first bin."""
-    positive = [v for v in values if v > 0]
-    if not positive:
+    ordered = sorted(values)  # linear when the caller already sorted them
+    first = bisect_right(ordered, 0)
+    if first == len(ordered):
         return [{"lo": "0", "hi": "0", "count": len(values)}] if values else []
-    lo, hi = min(positive), max(positive)
+    lo, hi = ordered[first], ordered[-1]
     if lo == hi:
         return [{"lo": format_usd(lo), "hi": format_usd(hi), "count": len(values)}]
     ratio = (hi / lo) ** (Decimal(1) / bins)
     edges = [lo * ratio**i for i in range(bins)] + [hi]
-    counts = [0] * bins
-    for v in values:  # the first bin whose upper edge is >= v, else the last
-        counts[min(bisect_left(edges, v, 1, bins + 1) - 1, bins - 1)] += 1
+    # A value goes to the first bin whose upper edge is >= it (anything above the last
+    # edge to the last bin): counts are differences of positions in the sorted values.
+    upto = [bisect_right(ordered, edges[j]) for j in range(1, bins + 1)]
+    counts = [upto[0]] + [upto[j] - upto[j - 1] for j in range(1, bins)]
+    counts[-1] += len(ordered) - upto[-1]
     return [{"lo": format_usd(edges[i].quantize(NANO)),
              "hi": format_usd(edges[i + 1].quantize(NANO)), "count": counts[i]}
             for i in range(bins)]

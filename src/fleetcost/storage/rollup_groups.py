@@ -152,8 +152,9 @@ def by_session(conn: sqlite3.Connection, p: Plan,
 
 def session_costs(conn: sqlite3.Connection, p: Plan) -> dict[str, Decimal]:
     inside, params = p.inside()
+    # In order of cost, so the caller's sort of the values has (almost) nothing to do.
     picos = dict(conn.execute(f"SELECT s.session, s.cost_pico FROM rollup_sessions s "
-                              f"WHERE {inside}", params))
+                              f"WHERE {inside} ORDER BY s.cost_pico", params))
     for k, hi, lo in conn.execute("SELECT session, SUM(cost_pico / 1000000), "
                                   "SUM(cost_pico % 1000000) FROM _rollup_strad "
                                   "WHERE session IS NOT NULL GROUP BY 1"):
