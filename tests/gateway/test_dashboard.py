@@ -21,9 +21,10 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _cli(db: Path, by: str) -> dict:
+def _cli(db: Path, by: str, *extra: str) -> dict:
     out = subprocess.run([sys.executable, "-m", "fleetcost.cli.main", "report", "--by", by,
-                          "--db", str(db), "--json"], check=True, capture_output=True).stdout
+                          "--db", str(db), "--json", *extra], check=True,
+                         capture_output=True).stdout
     return json.loads(out)
 
 
@@ -40,7 +41,7 @@ def test_dashboard_figures_equal_the_report(tmp_path: Path) -> None:
                 extra_headers={"X-Fleetcost-Agent": f"agent-{i % 3}",
                                "X-Fleetcost-Session": f"session-{i % 4}",
                                "X-Fleetcost-Task": ("booking", "refund")[i % 2]})
-        stack.ledger(9)
+        stamps = sorted(r["ts"] for r in stack.ledger(9))
         by_agent, by_session = _cli(stack.db, "agent"), _cli(stack.db, "session")
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -59,11 +60,29 @@ def test_dashboard_figures_equal_the_report(tmp_path: Path) -> None:
             for p in ("p50", "p95", "p99"):
                 shown = page.inner_text(f'[data-figure="session_cost.{p}"]')
                 assert shown == str(by_session["session_cost"][p]), p
+            sessions = {g["key"]: g for g in by_session["groups"]}
+            for row in page.locator('table[data-group="session"] tr[data-key]').all():
+                key = row.get_attribute("data-key")
+                for field in ("cost_usd", "calls"):
+                    shown = row.locator(f'td[data-field="{field}"]').inner_text()
+                    assert shown == str(sessions[key][field]), (key, field)
             page.click('table[data-group="session"] tr[data-key="session-0"]')
             page.wait_for_selector('table[data-group="calls"]')
             assert page.locator('table[data-group="calls"] tr').count() == 1 + 3
             SCREENSHOTS.mkdir(exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+            # A range whose bounds are not on hour edges: the figures still equal the CLI's.
+            since, until = stamps[4], stamps[-1][:19] + ".999999999"
+            ranged = _cli(stack.db, "agent", "--since", since, "--until", until)
+            page.evaluate("document.body.removeAttribute('data-loaded')")
+            page.fill("input[name=since]", since)
+            page.fill("input[name=until]", until)
+            page.click("#filters button")
+            page.wait_for_selector("body[data-loaded]")
+            assert ranged["totals"]["calls"] > 0, (since, until, ranged["totals"])
+            for field in ("cost_usd", "calls", "sessions", "cost_per_agent_hour"):
+                shown = page.inner_text(f'[data-figure="totals.{field}"]')
+                assert shown == str(ranged["totals"][field]), (field, ranged["totals"])
             browser.close()
         assert httpx.get(stack.gateway + "/fleetcost/v1/series",
                          params={"by": "colour"}).status_code == 400
