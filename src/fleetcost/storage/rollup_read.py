@@ -86,6 +86,7 @@ class Plan:
     days: tuple[str, str] | None = None  # whole days inside [lo, hi]
     head: tuple[str, str] | None = None  # whole hours before them
     tail: tuple[str, str] | None = None  # whole hours after them
+    select_inside: bool = True  # what `_rollup_sel` holds: inside sessions, or the others
 
     def parts(self, hourly_only: bool = False) -> list[tuple[str, str, list[str]]]:
         """(table, WHERE on its time column `t`, params) whose rows make up the whole hours."""

@@ -83,7 +83,8 @@ CREATE TABLE IF NOT EXISTS rollup_sessions (session TEXT NOT NULL PRIMARY KEY, {
 CREATE TABLE IF NOT EXISTS rollup_session_keys (dim TEXT NOT NULL, key NOT NULL,
     session TEXT NOT NULL, failed INTEGER NOT NULL, PRIMARY KEY (dim, key, session))
     WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS rollup_session_keys_session ON rollup_session_keys (session);
+CREATE INDEX IF NOT EXISTS rollup_session_keys_session ON rollup_session_keys
+    (session, dim, failed);
 CREATE TABLE IF NOT EXISTS rollup_session_hours (session TEXT NOT NULL, hour TEXT NOT NULL,
     agent TEXT NOT NULL, PRIMARY KEY (session, hour, agent)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rollup_roots (call_id TEXT PRIMARY KEY, session_key, task_key);
