@@ -18,9 +18,10 @@ writer) holds those keys for the few calls that have a parent.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from fleetcost.errors import ConfigError
 from fleetcost.storage.base import REPORT_KEYS, CallQuery, GroupTotals
@@ -137,6 +138,27 @@ def _sum_groups(groups: list[GroupTotals], distinct: tuple[int, int, int]) -> Gr
     return t
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _snapshot(
+    method: Callable[Concatenate[SQLiteLedgerReader, P], T],
+) -> Callable[Concatenate[SQLiteLedgerReader, P], T]:
+    """Run a reader method in one read transaction: its queries all see the same commit
+    (a batch landing between the aggregates and the edge calls would count it twice)."""
+    def run(self: SQLiteLedgerReader, *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._conn.in_transaction:
+            return method(self, *args, **kwargs)
+        self._conn.execute("BEGIN")
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._conn.execute("COMMIT")
+    run.__doc__ = method.__doc__
+    return run
+
+
 class SQLiteLedgerReader:
     """Reads the ledger on its own connection; safe beside a running gateway (WAL)."""
 
@@ -180,16 +202,19 @@ class SQLiteLedgerReader:
         rows = self._conn.execute(f"SELECT {key_sql}, {cols} {base} GROUP BY 1 ORDER BY 1", params)
         return [_totals(r[0], tuple(r[1:])) for r in rows]
 
+    @_snapshot
     def groups(self, by: str, q: CallQuery) -> list[GroupTotals]:
         if by not in REPORT_KEYS:
             raise ConfigError(f"cannot group by {by!r}: use one of {', '.join(REPORT_KEYS)}")
         p = self._fast(q)
         return self._groups(by, p) if p is not None else self._run(_KEY_SQL[by], q)
 
+    @_snapshot
     def totals(self, q: CallQuery) -> GroupTotals:
         p = self._fast(q)
         return grouped(self._conn, p, None)[0] if p is not None else self._run(None, q)[0]
 
+    @_snapshot
     def report(self, by: str, q: CallQuery) -> tuple[list[GroupTotals], GroupTotals]:
         """Groups and totals: from the aggregates, else one scan for sums, one for distincts."""
         if by not in REPORT_KEYS:
@@ -207,6 +232,7 @@ class SQLiteLedgerReader:
             params).fetchone()
         return groups, _sum_groups(groups, (int(row[0]), int(row[1]), int(row[2])))
 
+    @_snapshot
     def series(self, by: str, bucket: str, q: CallQuery) -> list[tuple[str, str | None, Decimal]]:
         if by not in REPORT_KEYS or bucket not in ("day", "hour"):
             raise ConfigError(f"series by {by!r} per {bucket!r}: use a report key per day or hour")
@@ -222,12 +248,14 @@ class SQLiteLedgerReader:
             "GROUP BY 1, 2 ORDER BY 1, 2", params)
         return [(t, k, _amount(hi, lo)) for t, k, hi, lo in rows]
 
+    @_snapshot
     def session_costs(self, q: CallQuery) -> dict[str, Decimal]:
         p = self._fast(q)
         if p is not None:
             return session_costs(self._conn, p)
         return {g.key: g.cost_usd for g in self.groups("session", q) if g.key is not None}
 
+    @_snapshot
     def session_groups(self, q: CallQuery, keys: Sequence[str]) -> list[GroupTotals]:
         p = self._fast(q)
         if p is not None:
