@@ -147,14 +147,14 @@ def _snapshot(
 ) -> Callable[Concatenate[SQLiteLedgerReader, P], T]:
     """Run a reader method in one read transaction: its queries all see the same commit
     (a batch landing between the aggregates and the edge calls would count it twice)."""
-    def run(self: SQLiteLedgerReader, *args: P.args, **kwargs: P.kwargs) -> T:
-        if self._conn.in_transaction:
-            return method(self, *args, **kwargs)
-        self._conn.execute("BEGIN")
+    def run(reader: SQLiteLedgerReader, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if reader._conn.in_transaction:
+            return method(reader, *args, **kwargs)
+        reader._conn.execute("BEGIN")
         try:
-            return method(self, *args, **kwargs)
+            return method(reader, *args, **kwargs)
         finally:
-            self._conn.execute("COMMIT")
+            reader._conn.execute("COMMIT")
     run.__doc__ = method.__doc__
     return run
 
