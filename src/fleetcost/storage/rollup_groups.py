@@ -38,11 +38,12 @@ _DIMS = {
 
 
 def open_range(conn: sqlite3.Connection, q: CallQuery) -> Plan | None:
+    """The plan of a range with its temp tables filled; None when reading the calls is better."""
     p = plan(conn, q)
-    if p is not None:
-        fill_edges(conn, p)
-        fill_straddlers(conn, p)
-        _select_sessions(conn, p)
+    if p is None or not fill_straddlers(conn, p):
+        return None
+    fill_edges(conn, p)
+    _select_sessions(conn, p)
     return p
 
 

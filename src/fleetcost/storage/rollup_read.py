@@ -231,34 +231,34 @@ def _straddling(conn: sqlite3.Connection, p: Plan) -> int:
     return int(row[0] or 0)
 
 
-def fill_straddlers(conn: sqlite3.Connection, p: Plan) -> None:
+def fill_straddlers(conn: sqlite3.Connection, p: Plan) -> bool:
     """`_rollup_strad`: calls in range of sessions with calls on both sides of an edge.
 
-    Read by session (its calls through the session index and the roll-up
-    table) when those sessions have fewer calls than the range, else by the
-    range through the ts index.
+    Read by session (their calls through the session index and the roll-up
+    table). False when those calls are more than half the range: sessions
+    that outlast the range (a ledger where a session's calls spread over
+    weeks) leave the aggregates little to answer, and one GROUP BY over the
+    range's calls is cheaper.
     """
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS _rollup_strad ({SRC_COLUMNS})")
     conn.execute("DELETE FROM _rollup_strad")
     if not p.bounded:
-        return
+        return True
     calls = _straddling(conn, p)
     if not calls:
-        return
-    where, params = _between(p.since, p.until)
-    hours, h_params = Plan(None, None).hours() if p.lo is None else p.hours()
+        return True
+    hours, h_params = p.hours()
     in_range = conn.execute(f"SELECT SUM(calls) FROM rollup_hourly WHERE dim = '' AND {hours}",
                             h_params).fetchone()[0] or 0
-    if calls < in_range:
-        # CROSS JOIN fixes the order: sessions first, then their calls by index.
-        conn.execute(f"INSERT INTO _rollup_strad {SOURCE} FROM _rollup_strad_s t CROSS JOIN "
-                     "calls c INDEXED BY calls_session ON c.session_id = t.session "
-                     "LEFT JOIN rollup_roots r ON r.call_id = c.call_id "
-                     f"WHERE r.call_id IS NULL AND {where}", params)
-        conn.execute(f"INSERT INTO _rollup_strad {SOURCE} FROM _rollup_strad_s t CROSS JOIN "
-                     "rollup_roots r INDEXED BY rollup_roots_session ON r.session_key = t.session "
-                     f"CROSS JOIN calls c ON c.call_id = r.call_id WHERE {where}", params)
-        return
-    conn.execute(f"INSERT INTO _rollup_strad {SOURCE} {_FROM} WHERE {where} AND "
-                 "COALESCE(r.session_key, c.session_id) IN (SELECT session FROM _rollup_strad_s)",
-                 params)
+    if calls > in_range // 2:
+        return False
+    where, params = _between(p.since, p.until)
+    # CROSS JOIN fixes the order: sessions first, then their calls by index.
+    conn.execute(f"INSERT INTO _rollup_strad {SOURCE} FROM _rollup_strad_s t CROSS JOIN "
+                 "calls c INDEXED BY calls_session ON c.session_id = t.session "
+                 "LEFT JOIN rollup_roots r ON r.call_id = c.call_id "
+                 f"WHERE r.call_id IS NULL AND {where}", params)
+    conn.execute(f"INSERT INTO _rollup_strad {SOURCE} FROM _rollup_strad_s t CROSS JOIN "
+                 "rollup_roots r INDEXED BY rollup_roots_session ON r.session_key = t.session "
+                 f"CROSS JOIN calls c ON c.call_id = r.call_id WHERE {where}", params)
+    return True
