@@ -80,7 +80,7 @@ def _sums(conn: sqlite3.Connection, p: Plan, dim: str, rkey: str, ckey: str,
           where: str = "1") -> Acc:
     """Sums by key: whole days, whole hours around them, then the edge calls."""
     acc: Acc = {}
-    for table, when, params in p.parts(hourly_only="{t}" in rkey and "substr" not in rkey):
+    for table, when, params in p.parts(hourly_only=rkey == "{t}"):
         t = "day" if table == "rollup_daily" else "hour"
         _add(acc, conn.execute(f"SELECT {rkey.format(t=t)}, {SEL} FROM {table} WHERE dim = ? "
                                f"AND {when} GROUP BY 1", [dim, *params]))
@@ -90,16 +90,11 @@ def _sums(conn: sqlite3.Connection, p: Plan, dim: str, rkey: str, ckey: str,
 
 def _agent_hours(conn: sqlite3.Connection, p: Plan, counts: Counts, dim: str, rkey: str,
                  ckey: str, where: str = "1") -> None:
-    hours, params = p.hours()
-    rkey = rkey.format(t="hour")
-    if dim in ("", "agent"):  # one `agent` row of rollup_hourly per agent-hour
-        rkey = "key" if dim == "agent" else rkey
-        sql = (f"SELECT {rkey}, COUNT(*) FROM rollup_hourly WHERE dim = 'agent' "
-               f"AND key != X'' AND {hours} GROUP BY 1")
-        _count(counts, conn.execute(sql, params), 2)
-    else:
-        _count(counts, conn.execute(f"SELECT {rkey}, COUNT(*) FROM rollup_agent_hours "
-                                    f"WHERE dim = ? AND {hours} GROUP BY 1", [dim, *params]), 2)
+    """Agent-hours: the counters of whole days and hours, then distinct pairs at the edges."""
+    for table, when, params in p.parts(hourly_only=rkey == "{t}"):
+        t = "day" if table == "rollup_daily" else "hour"
+        _count(counts, conn.execute(f"SELECT {rkey.format(t=t)}, SUM(agent_hours) FROM {table} "
+                                    f"WHERE dim = ? AND {when} GROUP BY 1", [dim, *params]), 2)
     _count(counts, conn.execute(
         f"SELECT k, COUNT(*) FROM (SELECT DISTINCT {ckey} AS k, agent, hour FROM _rollup_edge "
         f"WHERE agent IS NOT NULL AND {where}) GROUP BY k"), 2)
@@ -157,13 +152,12 @@ def by_session(conn: sqlite3.Connection, p: Plan,
     """The session grouping: inside sessions from their rows, straddlers from their calls."""
     inside, params = p.inside()
     only = _only(conn, keys)
-    s_only, h_only, c_only = (only.format(c=c) for c in ("s.session", "h.session", "session"))
-    acc: Acc = {row[0]: list(row[1:]) for row in conn.execute(
-        f"SELECT s.session, {', '.join(MEASURES)} FROM rollup_sessions s WHERE {inside} "
-        f"AND {s_only}", params)}
-    join = "" if not p.bounded else "JOIN rollup_sessions s ON s.session = h.session"
-    hours = dict(conn.execute(f"SELECT h.session, COUNT(*) FROM rollup_session_hours h {join} "
-                              f"WHERE {inside} AND {h_only} GROUP BY h.session", params))
+    s_only, c_only = (only.format(c=c) for c in ("s.session", "session"))
+    acc: Acc = {}
+    hours: dict[str, int] = {}
+    for row in conn.execute(f"SELECT s.session, s.agent_hours, {', '.join(MEASURES)} FROM "
+                            f"rollup_sessions s WHERE {inside} AND {s_only}", params):
+        acc[row[0]], hours[row[0]] = list(row[2:]), row[1]
     _add(acc, conn.execute(f"SELECT session, {SEL} FROM _rollup_strad WHERE {c_only} GROUP BY 1"))
     hours.update(conn.execute(
         "SELECT session, COUNT(*) FROM (SELECT DISTINCT session, agent, hour FROM _rollup_strad "

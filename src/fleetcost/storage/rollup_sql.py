@@ -10,17 +10,17 @@ transaction as the calls it inserts, integer sums that reports read instead:
   with money as pico-dollar integers (one saving column per lever).
 - `rollup_daily`: the same sums per day (`substr(ts, 1, 10)`), so a month
   reads 30 rows per key, not 720.
-- `rollup_agent_hours`: the distinct (group, hour, agent) triples, so a
-  group's agent-hours are a COUNT over whole hours (hours are disjoint, so
-  counts of different hours add up). The whole ledger's and an agent's own
-  agent-hours are the `agent` rows of `rollup_hourly`, so those two
-  groupings keep no triples.
+- `agent_hours` in those rows: how many distinct (agent, hour) pairs the
+  row's calls have. Hours are disjoint, so these add up over hours and days.
+  A pair is counted when first seen: for the whole ledger and per agent,
+  when its hour has no `agent` row yet; for the other groupings, when
+  `rollup_agent_hours` (the distinct (group, hour, agent) triples) lacks it.
 - `rollup_sessions`: one row per root session (after the sub-agent roll-up)
-  with the same sums plus its first and last call time; `rollup_session_keys`
-  the distinct (grouping key, session) pairs with a failed flag, and
-  `rollup_session_hours` the distinct (session, hour, agent) triples: the
-  three distinct counts of a report (sessions, failed sessions, agent-hours)
-  become row counts.
+  with the same sums, its agent-hours and its first and last call time;
+  `rollup_session_keys` the distinct (grouping key, session) pairs with a
+  failed flag (a grouping's session counts are row counts), and
+  `rollup_session_hours` the distinct (session, hour, agent) triples behind
+  a session's agent-hours.
 - `rollup_roots`: a sub-agent call's session and task after the roll-up to its
   root ancestor (only calls whose root is another call have a row).
 
@@ -69,17 +69,18 @@ SELECT substr(c.ts, 1, 13), c.ts, c.agent_id, COALESCE(r.task_key, c.task_type),
 SRC_COLUMNS = "hour, ts, agent, task, model, tenant, provider, session, " + ", ".join(MEASURES)
 SUMS = ", ".join(f"COALESCE(SUM({m}), 0)" for m in MEASURES)
 _ADD = ", ".join(f"{m} = {m} + excluded.{m}" for m in MEASURES)
-_M_COLS = ", ".join(f"{m} INTEGER NOT NULL" for m in MEASURES)
+_M_COLS = ", ".join(f"{m} INTEGER NOT NULL DEFAULT 0" for m in MEASURES)
+_AH = "agent_hours INTEGER NOT NULL DEFAULT 0"
 
 TABLES = f"""
 CREATE TABLE IF NOT EXISTS rollup_hourly (dim TEXT NOT NULL, hour TEXT NOT NULL, key NOT NULL,
-    {_M_COLS}, PRIMARY KEY (dim, hour, key)) WITHOUT ROWID;
+    {_M_COLS}, {_AH}, PRIMARY KEY (dim, hour, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rollup_daily (dim TEXT NOT NULL, day TEXT NOT NULL, key NOT NULL,
-    {_M_COLS}, PRIMARY KEY (dim, day, key)) WITHOUT ROWID;
+    {_M_COLS}, {_AH}, PRIMARY KEY (dim, day, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rollup_agent_hours (dim TEXT NOT NULL, hour TEXT NOT NULL,
     key NOT NULL, agent TEXT NOT NULL, PRIMARY KEY (dim, hour, key, agent)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rollup_sessions (session TEXT NOT NULL PRIMARY KEY, {_M_COLS},
-    first_ts TEXT NOT NULL, last_ts TEXT NOT NULL) WITHOUT ROWID;
+    {_AH}, first_ts TEXT NOT NULL, last_ts TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rollup_session_keys (dim TEXT NOT NULL, key NOT NULL,
     session TEXT NOT NULL, failed INTEGER NOT NULL, PRIMARY KEY (dim, key, session))
     WITHOUT ROWID;
@@ -92,6 +93,7 @@ CREATE INDEX IF NOT EXISTS rollup_roots_session ON rollup_roots (session_key);
 CREATE INDEX IF NOT EXISTS calls_parent ON calls (parent_id) WHERE parent_id IS NOT NULL
 """
 SRC_TABLE = f"CREATE TEMP TABLE IF NOT EXISTS _rollup_src ({SRC_COLUMNS})"
+NEW_TABLE = "CREATE TEMP TABLE IF NOT EXISTS _rollup_new (dim, hour, key, agent)"
 FILL = (f"INSERT INTO _rollup_src {SOURCE} "
         "FROM calls c LEFT JOIN rollup_roots r ON r.call_id = c.call_id")
 
@@ -110,16 +112,42 @@ def _daily(dim: str, key: str, where: str) -> str:
 
 # A day's rows again from its hours (after those were rebuilt).
 DAY_FROM_HOURS = (
-    f"INSERT INTO rollup_daily (dim, day, key, {', '.join(MEASURES)}) "
-    f"SELECT dim, substr(hour, 1, 10), key, {', '.join(f'SUM({m})' for m in MEASURES)} "
+    f"INSERT INTO rollup_daily (dim, day, key, {', '.join(MEASURES)}, agent_hours) "
+    f"SELECT dim, substr(hour, 1, 10), key, {', '.join(f'SUM({m})' for m in MEASURES)}, "
+    "SUM(agent_hours) "
     "FROM rollup_hourly WHERE dim = ? AND hour >= ? AND hour < ? AND substr(hour, 1, 10) = ? "
     "GROUP BY 2, 3")
 
 
-def _agent_hours(dim: str, key: str, where: str) -> str:
-    return ("INSERT OR IGNORE INTO rollup_agent_hours (dim, hour, key, agent) "
-            f"SELECT DISTINCT '{dim}', hour, COALESCE({key}, X''), agent FROM _rollup_src "
-            f"WHERE agent IS NOT NULL AND {where}")
+def _new_agent_hours(dim: str, key: str, where: str) -> str:
+    """The batch's (group, hour, agent) triples not seen before, into `_rollup_new`.
+
+    An agent-hour is new to the whole ledger and to its agent when the hour has
+    no `agent` row for that agent yet (so this must run before the upserts);
+    for the other groupings, when `rollup_agent_hours` lacks the triple.
+    """
+    if dim in ("", "agent"):
+        k = "s.agent" if dim == "agent" else "''"
+        return (f"INSERT INTO _rollup_new SELECT DISTINCT '{dim}', s.hour, {k}, s.agent "
+                "FROM _rollup_src s WHERE s.agent IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+                "rollup_hourly h WHERE h.dim = 'agent' AND h.hour = s.hour AND h.key = s.agent)")
+    return (f"INSERT INTO _rollup_new SELECT DISTINCT '{dim}', s.hour, COALESCE({key}, X''), "
+            f"s.agent FROM _rollup_src s WHERE s.agent IS NOT NULL AND {where} AND NOT EXISTS "
+            f"(SELECT 1 FROM rollup_agent_hours a WHERE a.dim = '{dim}' AND a.hour = s.hour "
+            f"AND a.key = COALESCE({key}, X'') AND a.agent = s.agent)")
+
+
+# New agent-hours add to the counters (agent-hours of different hours add up).
+_AH_TARGETS = (
+    "INSERT INTO rollup_hourly (dim, hour, key, agent_hours) SELECT dim, hour, key, COUNT(*) "
+    "FROM _rollup_new GROUP BY 1, 2, 3 ON CONFLICT (dim, hour, key) "
+    "DO UPDATE SET agent_hours = agent_hours + excluded.agent_hours",
+    "INSERT INTO rollup_daily (dim, day, key, agent_hours) SELECT dim, substr(hour, 1, 10), key, "
+    "COUNT(*) FROM _rollup_new GROUP BY 1, 2, 3 ON CONFLICT (dim, day, key) "
+    "DO UPDATE SET agent_hours = agent_hours + excluded.agent_hours",
+    "INSERT OR IGNORE INTO rollup_agent_hours (dim, hour, key, agent) "
+    "SELECT dim, hour, key, agent FROM _rollup_new WHERE dim NOT IN ('', 'agent')",
+)
 
 
 def _session_keys(dim: str, key: str) -> str:
@@ -129,14 +157,12 @@ def _session_keys(dim: str, key: str) -> str:
             "DO UPDATE SET failed = MAX(failed, excluded.failed)")
 
 
-# The whole ledger's and each agent's agent-hours are the `agent` rows of
-# rollup_hourly themselves, so only the other groupings keep triples.
-AGENT_HOUR_DIMS: tuple[tuple[str, str, str], ...] = tuple(
-    d for d in HOURLY_DIMS if d[0] not in ("", "agent"))
 HOUR_TARGETS: tuple[str, ...] = (
+    "DELETE FROM _rollup_new",
+    *(_new_agent_hours(d, k, w) for d, k, w in HOURLY_DIMS),
     *(_hourly(d, k, w) for d, k, w in HOURLY_DIMS),
     *(_daily(d, k, w) for d, k, w in HOURLY_DIMS),
-    *(_agent_hours(d, k, w) for d, k, w in AGENT_HOUR_DIMS),
+    *_AH_TARGETS,
 )
 SESSION_TARGETS: tuple[str, ...] = (
     f"INSERT INTO rollup_sessions (session, {', '.join(MEASURES)}, first_ts, last_ts) "
@@ -144,6 +170,12 @@ SESSION_TARGETS: tuple[str, ...] = (
     f"GROUP BY session ON CONFLICT (session) DO UPDATE SET {_ADD}, "
     "first_ts = MIN(first_ts, excluded.first_ts), last_ts = MAX(last_ts, excluded.last_ts)",
     *(_session_keys(d, k) for d, k in SESSION_DIMS),
+    # New (session, hour, agent) triples add to the session's agent-hours, then are kept.
+    "UPDATE rollup_sessions SET agent_hours = agent_hours + n.c FROM (SELECT session, COUNT(*) "
+    "AS c FROM (SELECT DISTINCT s.session, s.hour, s.agent FROM _rollup_src s WHERE "
+    "s.session IS NOT NULL AND s.agent IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+    "rollup_session_hours h WHERE h.session = s.session AND h.hour = s.hour AND "
+    "h.agent = s.agent)) GROUP BY session) AS n WHERE rollup_sessions.session = n.session",
     "INSERT OR IGNORE INTO rollup_session_hours (session, hour, agent) SELECT DISTINCT "
     "session, hour, agent FROM _rollup_src WHERE session IS NOT NULL AND agent IS NOT NULL",
 )
@@ -173,6 +205,6 @@ MIGRATION = ";\n".join((
     "DELETE FROM rollup_agent_hours",
     "DELETE FROM rollup_sessions", "DELETE FROM rollup_session_keys",
     "DELETE FROM rollup_session_hours",
-    ROOTS_BACKFILL, SRC_TABLE, "DELETE FROM _rollup_src", FILL + " WHERE 1",
-    *HOUR_TARGETS, *SESSION_TARGETS, "DROP TABLE _rollup_src",
+    ROOTS_BACKFILL, SRC_TABLE, NEW_TABLE, "DELETE FROM _rollup_src", FILL + " WHERE 1",
+    *HOUR_TARGETS, *SESSION_TARGETS, "DROP TABLE _rollup_src", "DROP TABLE _rollup_new",
 ))

@@ -29,6 +29,7 @@ from fleetcost.storage.rollup_sql import (
     FILL,
     HOUR_TARGETS,
     HOURLY_DIMS,
+    NEW_TABLE,
     SESSION_TARGETS,
     SRC_TABLE,
 )
@@ -157,6 +158,7 @@ def apply(conn: sqlite3.Connection, pending: Pending) -> None:
     _roots_of_batch(conn, pending.ids)
     _reroot_descendants(conn, pending)
     conn.execute(SRC_TABLE)
+    conn.execute(NEW_TABLE)
     conn.execute("DELETE FROM _rollup_src")
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS _rollup_ids (call_id TEXT PRIMARY KEY)")
     conn.execute("DELETE FROM _rollup_ids")
@@ -177,6 +179,7 @@ def rebuild(conn: sqlite3.Connection, hours: Iterable[str], sessions: Iterable[s
     hours, sessions = sorted(hours), sorted(sessions)
     dims = [d for d, _, _ in HOURLY_DIMS]  # a superset of the agent-hour dims
     conn.execute(SRC_TABLE)
+    conn.execute(NEW_TABLE)
     if hours:
         conn.execute("DELETE FROM _rollup_src")
         for h in hours:
