@@ -78,6 +78,16 @@ class AnthropicBreakpointsConfig(_Strict):
     auto: bool = False
 
 
+class SemanticIvfConfig(_Strict):
+    # Unset keys take their value from storage/semantic_index.toml.
+    train_at: int | None = Field(default=None, ge=16)
+    list_size: int | None = Field(default=None, ge=8)
+    nprobe: int | None = Field(default=None, ge=1)
+    iterations: int | None = Field(default=None, ge=1, le=100)
+    sample_per_list: int | None = Field(default=None, ge=4)
+    seed: int | None = None
+
+
 class SemanticCacheConfig(_Strict):
     # Off by default: it needs the `semantic` extra and the model package.
     enabled: bool = False
@@ -93,6 +103,9 @@ class SemanticCacheConfig(_Strict):
     max_entries: int = Field(default=100_000, ge=1)
     # SQLite file of entries and vectors; default: beside the ledger.
     path: str | None = None
+    # Vector index: "ivf" (approximate) or "exact"; unset: storage/semantic_index.toml.
+    index: Literal["ivf", "exact"] | None = None
+    ivf: SemanticIvfConfig = SemanticIvfConfig()
 
 
 class CacheConfig(_Strict):

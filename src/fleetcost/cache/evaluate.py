@@ -106,17 +106,24 @@ def shortlist(
     floor: float,
     progress: Callable[[int, int], None] | None = None,
     cache_path: Path | None = None,
+    index: str = "exact",
 ) -> Shortlist:
-    """Embed, index and search once; the threshold sweep then needs no more model calls."""
-    from fleetcost.cache.index import NumpyIndex
+    """Embed, index and search once; the threshold sweep then needs no more model calls.
+
+    `index` names the vector index (`cache.semindex.KINDS`); entries go in one
+    at a time, as a live cache fills, so an IVF index trains as it would there.
+    """
+    from fleetcost.cache.semindex import build_index
     from fleetcost.cache.vecstore import embed_cached
 
     entries = list(dict.fromkeys(p.text_a for p in pairs))
     vectors = embed_cached(entries + [p.text_b for p in pairs], cache_path, progress)
-    index = NumpyIndex()
+    built = build_index(kind=index)
     for i, vec in enumerate(vectors[: len(entries)]):
-        index.add(str(i), vec, SCOPE)
-    found = index.search_many(vectors[len(entries):], SCOPE, max(k, 1))
+        built.add(str(i), vec, SCOPE)
+    queries, k = vectors[len(entries):], max(k, 1)
+    many = getattr(built, "search_many", None)
+    found = many(queries, SCOPE, k) if many else [built.search(q, SCOPE, k) for q in queries]
     return Shortlist(entries, [[(int(e), s) for e, s in c if s >= floor] for c in found])
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from fleetcost.cache.evaluate import (
     SWEEP,
     Pair,
+    Served,
     held_out,
     judge,
     measure,
@@ -38,11 +39,12 @@ def evaluate(
     candidates: int = 1,
     progress: Callable[[int, int], None] | None = None,
     cache_path: Path | None = None,
+    index: str = "exact",
 ) -> dict[str, object]:
     """Sweep, default, recommendation, held-out half and paraphrase proxy in one report."""
     start = time.perf_counter()
     floor = min(SWEEP[0], threshold)
-    sl = shortlist(pairs, candidates, floor, progress, cache_path)
+    sl = shortlist(pairs, candidates, floor, progress, cache_path, index)
     preload(verifier, pairs, cache_path)
     passes, ms = timed_judge(pairs, sl, verifier, floor)
     everything = [[True] * len(n) for n in sl.near]
@@ -68,8 +70,28 @@ def evaluate(
         "recommended": recommend(pairs, served, sl.entries, target),
         "paraphrase_proxy": paraphrase_proxy(pairs, verifier, threshold, candidates, cache_path),
         "verifier_ms_per_call": round(ms, 4),
+        "index": index_agreement(pairs, verifier, threshold, candidates, cache_path, index,
+                                 served[threshold]),
         "runtime_s": round(time.perf_counter() - start, 1),
     }
+
+
+def index_agreement(pairs: list[Pair], verifier: HitVerifier, threshold: float,
+                    candidates: int, cache_path: Path | None, index: str,
+                    served: list[Served]) -> dict[str, object]:
+    """How often an approximate index serves what the exact scan serves (same entry, or
+    both a miss) at `threshold`: the quality guard of a faster index."""
+    if index == "exact":
+        return {"kind": index}
+    floor = min(SWEEP[0], threshold)
+    exact = shortlist(pairs, candidates, floor, None, cache_path, "exact")
+    reference = serve(exact, judge(pairs, exact, verifier, floor), threshold)
+    differ = sum(a.entry != b.entry for a, b in zip(served, reference, strict=True))
+    return {"kind": index, "threshold": threshold, "queries": len(served),
+            "served_differs_from_exact": differ,
+            "served_match_exact": round(1 - differ / max(len(served), 1), 5),
+            "exact_hits": sum(r.entry >= 0 for r in reference),
+            "hits": sum(s.entry >= 0 for s in served)}
 
 
 def distinct_duplicates(pairs: list[Pair]) -> list[Pair]:

@@ -41,6 +41,9 @@ def register(sub: Any, name: str, help_text: str) -> None:
     cache.add_argument("--candidates", type=int, default=None,
                        help="nearest entries the cache may try, best first "
                             "(default: as many as the gateway's semantic cache tries)")
+    cache.add_argument("--index", choices=("ivf", "exact"), default=None,
+                       help="vector index (default: the configured one); an approximate "
+                            "index also reports how often it serves what the exact scan does")
     cache.add_argument("--target-precision", type=float, default=0.8,
                        help="precision the recommended threshold must reach (default 0.8)")
     cache.set_defaults(func=run_cache)
@@ -53,6 +56,7 @@ def run_cache(args: argparse.Namespace) -> int:
     from fleetcost.cache.evaluate import load_pairs
     from fleetcost.cache.report import evaluate
     from fleetcost.cache.semcache import CANDIDATES
+    from fleetcost.cache.semindex import index_kind
     from fleetcost.cache.vecstore import stderr_progress
     from fleetcost.config import SemanticCacheConfig
 
@@ -73,8 +77,9 @@ def run_cache(args: argparse.Namespace) -> int:
     verifier = _verifier(kind)
     # the threshold the gateway is configured with by default, so the figures describe it
     threshold = SemanticCacheConfig().threshold if args.threshold is None else args.threshold
+    index = args.index or index_kind(SemanticCacheConfig())
     report = evaluate(pairs, verifier, threshold, args.target_precision, args.candidates,
-                      stderr_progress("embedding"))
+                      stderr_progress("embedding"), index=index)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
