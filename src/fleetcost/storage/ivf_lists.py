@@ -131,3 +131,25 @@ def nearest(raw: HalfArray, centroids: FloatArray, chunk: int = 4096) -> IntArra
         block = raw[start:start + chunk].astype(np.float32)
         out[start:start + chunk] = (block @ centroids.T).argmax(axis=1)
     return out
+
+
+def give_back_free_memory() -> None:
+    """Ask glibc to return freed heap pages to the system after a training.
+
+    Why: retraining frees every old list (~300 KB arrays, below glibc's
+    dynamic mmap threshold, so they live on the heap) and the heap keeps the
+    holes: measured 128 MB RSS for a 100,000-entry index holding 100 MB,
+    104 MB after a trim. Trainings are rare (2x growth), the trim takes
+    milliseconds; other C libraries have no such call and keep their pages.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        trim = getattr(libc, "malloc_trim", None)
+        if trim is not None:
+            trim(0)
+    except OSError:
+        return

@@ -32,13 +32,23 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fleetcost.storage.ivf_lists import SCALE, RowList, kmeans, nearest, sample_rows
+from fleetcost.storage.ivf_lists import (
+    SCALE,
+    RowList,
+    give_back_free_memory,
+    kmeans,
+    nearest,
+    sample_rows,
+)
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
     FloatArray = npt.NDArray[np.float32]
+
+
+_TRIM_EVERY = 4096  # inserts into one scope between two returns of freed heap pages
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,8 @@ class IvfIndex:
         part.added_since += 1
         if self._due(part):
             self._train(part, scope)
+        elif part.added_since % _TRIM_EVERY == 0:
+            give_back_free_memory()  # lists grew: the arrays they left are heap holes
 
     def add_many(self, entry_ids: Sequence[str], vectors: FloatArray, scope: str) -> None:
         """Bulk insert (loading at start): one training for the lot, not one per doubling."""
@@ -153,6 +165,7 @@ class IvfIndex:
                 self._where[entry_id] = target
             rows.release()
         part.trained_size, part.added_since = size, 0
+        give_back_free_memory()
 
     def search(self, vector: FloatArray, scope: str, k: int = 1) -> list[tuple[str, float]]:
         """The k nearest entries of `scope` in the probed lists, (id, cosine), best first."""
