@@ -204,3 +204,21 @@ def test_semantic_cache_reloads_a_trained_index_from_its_store(tmp_path: Path) -
     assert reopened.hits("e700") == 1
     assert reopened.lookup("other", question, 0.85, now)[0] is None
     reopened.close()
+
+
+@pytest.mark.parametrize(("kind", "expected"), [("exact", NumpyIndex), ("ivf", IvfIndex)])
+def test_gateway_opens_the_configured_index(kind: str, expected: type) -> None:
+    from fleetcost.config import Settings
+    from fleetcost.server.app import open_semantic
+
+    settings = Settings.model_validate({"cache": {"semantic": {
+        "enabled": True, "path": ":memory:", "index": kind, "ivf": {"nprobe": 5}}}})
+    cache = open_semantic(settings)
+    assert cache is not None
+    try:
+        index = cache._index  # the one the config chose, knobs included
+        assert isinstance(index, expected)
+        if isinstance(index, IvfIndex):
+            assert index.params.nprobe == 5
+    finally:
+        cache.close()
