@@ -113,6 +113,22 @@ def test_retrains_as_the_scope_doubles() -> None:
     assert ivf.search(vecs[5], "s")[0][0] == "e5"
 
 
+def test_retrains_when_eviction_has_renewed_the_scope() -> None:
+    """At capacity the size stays put while entries are replaced: once as many entries
+    were added as the scope held at training, the lists are trained on the new content."""
+    rng = np.random.default_rng(16)
+    old, new = _clustered(rng, 300), _clustered(rng, 300, centres=7)
+    ivf = IvfIndex(params=SMALL)
+    for i, v in enumerate(old):
+        ivf.add(f"old{i}", v, "s")
+    trained = ivf._scopes["s"].centroids
+    for i, v in enumerate(new):
+        ivf.remove(f"old{i}")
+        ivf.add(f"new{i}", v, "s")
+    assert ivf._scopes["s"].centroids is not trained
+    assert len(ivf) == 300 and ivf.search(new[9], "s")[0][0] == "new9"
+
+
 def test_scope_isolation_trained_and_untrained() -> None:
     vecs = _clustered(np.random.default_rng(12), 400)
     index: VectorIndex = IvfIndex(params=SMALL)
