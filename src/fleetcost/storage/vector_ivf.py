@@ -181,13 +181,15 @@ class IvfIndex:
         probed = [rows for rows in probed if len(rows)]
         if not probed:
             return []
-        block = probed[0].matrix() if len(probed) == 1 else np.concatenate(
-            [rows.matrix() for rows in probed])
-        scores = block.astype(np.float32) @ (vector * np.float32(1.0 / SCALE))
+        ends = np.cumsum([len(rows) for rows in probed])
+        block = np.empty((int(ends[-1]), self.dim), dtype=np.float32)
+        for rows, end in zip(probed, ends.tolist(), strict=True):
+            # widen straight into one float32 block: no int16 concatenation first
+            np.copyto(block[end - len(rows):end], rows.matrix(), casting="unsafe")
+        scores = block @ (vector * np.float32(1.0 / SCALE))
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
-        ends = np.cumsum([len(rows) for rows in probed])
         out = []
         for i in top.tolist():
             slot = int(np.searchsorted(ends, i, side="right"))
