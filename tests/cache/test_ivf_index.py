@@ -80,7 +80,7 @@ def test_deletes_never_come_back_and_moved_rows_stay_findable() -> None:
         assert ivf.remove(entry_id) is True
         exact.remove(entry_id)
     assert ivf.remove(doomed[0]) is False
-    assert len(ivf) == len(exact) == 800
+    assert len(ivf) == len(exact) == ivf.stats()["rows"] == 800
     gone = set(doomed)
     for i in range(1, 1200, 3):
         found = ivf.search(vecs[i], "s", k=5)
@@ -147,7 +147,11 @@ def test_bulk_load_matches_incremental_answers() -> None:
     rng = np.random.default_rng(13)
     vecs = _clustered(rng, 1500)
     bulk = IvfIndex(params=SMALL)
-    bulk.add_many([f"e{i}" for i in range(len(vecs))], vecs, "s")
+    bulk.add_many(["e0", "e1"], vecs[:2], "s")  # already there: replaced, not doubled
+    bulk.add_many([f"e{i}" for i in range(len(vecs))] + ["e5"], np.vstack([vecs, vecs[5:6]]),
+                  "s")
+    assert len(bulk) == len(vecs) == bulk.stats()["rows"]
+    assert [e for e, _ in bulk.search(vecs[5], "s", 3)].count("e5") == 1
     _, exact = _both(vecs)
     picks = rng.choice(len(vecs), 100, replace=False)
     for q in _planted(rng, vecs, picks):

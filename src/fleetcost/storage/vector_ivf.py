@@ -123,11 +123,14 @@ class IvfIndex:
         part = self._scopes.setdefault(scope, _Scope(self.dim))
         if not part.lists:
             part.lists.append(RowList(self.dim, scope, capacity=len(entry_ids)))
-        for entry_id, vector in zip(entry_ids, vectors, strict=True):
-            rows = self._list_for(part, scope, vector)
-            rows.append(entry_id, vector)
+        if len(entry_ids) != len(vectors):
+            raise ValueError(f"{len(entry_ids)} ids for {len(vectors)} vectors")
+        last = {entry_id: n for n, entry_id in enumerate(entry_ids)}  # a repeated id: last wins
+        for entry_id, n in last.items():
+            rows = self._list_for(part, scope, vectors[n])
+            rows.append(entry_id, vectors[n])
             self._where[entry_id] = rows
-        part.added_since += len(entry_ids)
+        part.added_since += len(last)
         if self._due(part):
             self._train(part, scope)
 
@@ -233,6 +236,7 @@ class IvfIndex:
         parts = self._scopes.values()
         return {"entries": len(self._where), "scopes": len(self._scopes),
                 "lists": sum(len(p.lists) for p in parts),
+                "rows": sum(self._size(p) for p in parts),
                 "vector_bytes": sum(r.nbytes() for p in parts for r in p.lists)
                 + sum(p.centroids.nbytes for p in parts if p.centroids is not None)}
 
