@@ -207,7 +207,11 @@ def held_out(pairs: list[Pair], served: list[Served], entries: list[str], t: flo
 
 
 def preload(verifier: HitVerifier, pairs: list[Pair], cache_path: Path | None) -> None:
-    """Give a verifier that embeds words its whole vocabulary in one cached batch."""
+    """Give a verifier that embeds words its whole vocabulary in one cached batch;
+    let one that loads tables do so before it is timed."""
+    warm = getattr(verifier, "warm", None)
+    if warm is not None:
+        warm()
     remember = getattr(verifier, "remember_words", None)
     if remember is None:
         return

@@ -55,19 +55,21 @@ def _word_vectors(words: list[str]) -> FloatArray:
 def default_verifier() -> HitVerifier:
     """The verifier the gateway and `eval cache` use unless configured otherwise.
 
-    The learned pair model (cache/learned.py, weights in cache/verifier.json),
-    with numbers and negation as hard rules. On the held-out Quora half at its
-    floor (0.92) it serves a pair's own one-detail-apart partner to 2.8% of the
-    label-0 queries at recall 0.26 (raw cosine: about 3.3% at that recall); the
-    rule-only guard kept less than half that recall (`fleetcost eval cache`).
+    The pair network (cache/netverify.py, weights in cache/verifier_net.npz),
+    with numbers and negation as hard rules; its held-out figures are in
+    docs and in the weights' metadata (`train_point` is the train half's).
     """
-    from fleetcost.cache.learned import LearnedVerifier
+    from fleetcost.cache.netverify import NetVerifier
 
-    return LearnedVerifier()
+    return NetVerifier()
 
 
 def default_threshold() -> float:
-    """The cosine floor the default verifier was tuned with (from its data file)."""
-    from fleetcost.cache.learned import PairModel
+    """The cosine floor the default verifier was tuned with (from its data file).
 
-    return PairModel.load().threshold
+    The gateway's `[cache.semantic] threshold` defaults to it, and so does
+    `eval cache` (`at_default`): one setting, measured where it is served.
+    """
+    from fleetcost.cache.netverify import PairNet
+
+    return PairNet.load().threshold
