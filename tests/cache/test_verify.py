@@ -13,8 +13,8 @@ from fleetcost.cache.netverify import NetVerifier, PairNet, bundled_paths
 from fleetcost.cache.verify import CosineVerifier, default_threshold, default_verifier
 from fleetcost.config import SemanticCacheConfig
 
-# Short factual sentences and questions restated (written for this test, the kind the
-# issue's paraphrase target is about); every one is its own question's only restatement.
+# Short factual sentences and questions restated (label 1), and others one detail apart
+# (label 0), written for these tests: the kind the issue's paraphrase target is about.
 RESTATEMENTS = Path(__file__).parent / "data" / "restatements.jsonl"
 
 RESTATED = [
@@ -44,11 +44,19 @@ def test_most_restatements_are_served_at_the_default() -> None:
     """A rate, not each pair: the network refuses some restatements of topics Quora
     repeats often ("lose weight fast" / "quickly"), and the report says so."""
     rows = [json.loads(line) for line in RESTATEMENTS.read_text().splitlines() if line.strip()]
-    pairs = [(r["text_a"], r["text_b"]) for r in rows] + RESTATED
+    pairs = [(r["text_a"], r["text_b"]) for r in rows if r["label"] == 1] + RESTATED
     verifier, floor = default_verifier(), default_threshold()
     served = [verifier.verdict(b, a, _cos(a, b), floor) is None for a, b in pairs]
     refused = [p for p, ok in zip(pairs, served, strict=True) if not ok]
     assert sum(served) / len(pairs) >= 0.8, refused
+
+
+def test_an_opposite_qualifier_is_refused() -> None:
+    a, b = "Regular exercise lowers blood pressure.", "Regular exercise raises blood pressure."
+    cos = _cos(a, b)
+    assert cos >= default_threshold()  # the cosine alone would serve it
+    assert default_verifier().verdict(b, a, cos, default_threshold()) == "qualifier"
+    assert default_verifier().verdict(a, a, 1.0, default_threshold()) is None
 
 
 def test_learned_verifier_serves_restatements() -> None:
@@ -66,7 +74,8 @@ def test_one_detail_apart_is_refused(a: str, b: str) -> None:
     assert cos >= FLOOR, "a raw cosine at FLOOR would serve this: the verifier must not"
     assert CosineVerifier().verdict(b, a, cos, FLOOR) is None
     reason = verifier.verdict(b, a, cos, FLOOR)
-    assert reason in {"numbers", "negation", "names", "content", "similarity", "length"}
+    assert reason in {"numbers", "negation", "names", "content", "similarity", "length",
+                      "qualifier"}
     assert verifier.verdict(a, b, cos, FLOOR) == reason
 
 

@@ -7,7 +7,8 @@ differ ([|u - v|, u * v] of static bag-of-piece vectors, cache/netfeat.py) and
 training it also on each train query's nearest other cached questions (the
 hits a cache actually risks) raised held-out recall at 3% false hits by about
 half (`python -m fleetcost.cache.train_net`; figures in verifier_net.json).
-Numbers and negation still refuse outright (see PairModel.hard for why).
+Numbers, negation and a listed opposite qualifier (cache/qualifiers.py) still
+refuse outright (see PairModel.hard for why).
 Weights are data (verifier_net.npz, ~100 KB) fitted on half 0 of the pairs only.
 """
 
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from fleetcost.cache.guard import Detail, extract
 from fleetcost.cache.learned import _Memo
 from fleetcost.cache.netfeat import SCALARS, row, scalars
+from fleetcost.cache.qualifiers import flipped
 
 if TYPE_CHECKING:
     from fleetcost.cache.embed import FloatArray
@@ -111,6 +113,8 @@ class NetVerifier:
         rule = _broken(s)
         if rule is not None:
             return rule
+        if flipped(self._details.get_or(query, extract), self._details.get_or(candidate, extract)):
+            return "qualifier"
         if float(self.net.probability(x[None, :])[0]) >= self.net.accept:
             return None
         return _reason(s)

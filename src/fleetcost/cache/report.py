@@ -45,7 +45,7 @@ def evaluate(
     floor = min(SWEEP[0], threshold)
     sl = shortlist(pairs, candidates, floor, progress, cache_path)
     preload(verifier, pairs, cache_path)
-    passes, ms = timed_judge(pairs, sl, verifier, floor)
+    passes, ms, cpu_ms = timed_judge(pairs, sl, verifier, floor)
     everything = [[True] * len(n) for n in sl.near]
     served = {t: serve(sl, passes, t) for t in (*SWEEP, threshold)}
     sweep = [asdict(measure(pairs, served[t], sl.entries, t)) for t in SWEEP]
@@ -71,6 +71,7 @@ def evaluate(
         "paraphrase_proxy_1000": paraphrase_proxy(pairs, verifier, threshold, candidates,
                                                   cache_path, PROXY_CACHE),
         "verifier_ms_per_call": round(ms, 4),
+        "verifier_cpu_ms_per_call": round(cpu_ms, 4),
         "runtime_s": round(time.perf_counter() - start, 1),
     }
 
