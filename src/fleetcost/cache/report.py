@@ -66,6 +66,7 @@ def evaluate(
             "false_hit_rate_excl_same_text": default.false_hit_rate_excl_same_text,
         },
         "at_default_held_out": asdict(held_out(pairs, served[threshold], sl.entries, threshold)),
+        "thresholds_held_out": [asdict(held_out(pairs, served[t], sl.entries, t)) for t in SWEEP],
         "recommended": recommend(pairs, served, sl.entries, target),
         "paraphrase_proxy": paraphrase_proxy(pairs, verifier, threshold, candidates, cache_path),
         "paraphrase_proxy_1000": paraphrase_proxy(pairs, verifier, threshold, candidates,
