@@ -93,6 +93,8 @@ class SemanticCacheConfig(_Strict):
     max_entries: int = Field(default=100_000, ge=1)
     # SQLite file of entries and vectors; default: beside the ledger.
     path: str | None = None
+    # MiniLM runtime: auto = onnx when onnxruntime and onnx are installed, else numpy.
+    embedding_runtime: Literal["auto", "onnx", "numpy"] = "auto"
 
 
 class CacheConfig(_Strict):
