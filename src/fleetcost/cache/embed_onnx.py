@@ -15,6 +15,7 @@ lookups ~10x slower under load, and the event loop needs its core.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -57,6 +58,18 @@ def _build_bytes(weights: Path) -> bytes:
     return data
 
 
+def _release_heap() -> None:
+    """Give freed heap back to the OS: glibc keeps it otherwise, and a gateway
+    would carry the graph build's buffers (~220 MB) and the session's parse
+    buffers (~30 MB) for its whole life. Best effort: other C libraries have
+    no malloc_trim."""
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+
+
 def graph_file(weights: Path, directory: Path | None = None) -> tuple[Path | bytes, bool]:
     """The graph for these weights and whether it was built now: the cached
     file's path when it exists or can be written, else the serialized graph.
@@ -81,6 +94,8 @@ def graph_file(weights: Path, directory: Path | None = None) -> tuple[Path | byt
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         return data, True
+    del data
+    _release_heap()
     return path, True
 
 
@@ -109,4 +124,7 @@ class OnnxModel:
 
 def load(weights: Path, directory: Path | None = None) -> OnnxModel:
     graph, _ = graph_file(weights, directory)
-    return OnnxModel(graph)
+    model = OnnxModel(graph)
+    del graph
+    _release_heap()  # the session's parse buffers: ~30 MB
+    return model
