@@ -106,12 +106,14 @@ def _gateway_config(tmp_path: Path, runtime: str) -> Path:
     return path
 
 
-# A process in which onnxruntime is not installed (None in sys.modules is how
-# Python marks a module as unimportable), opening the semantic cache the way
-# the gateway does at start, from a config file.
-_WITHOUT_ORT = textwrap.dedent("""
+# Opens the semantic cache the way the gateway does at start, from a config
+# file, and says which runtime it got. With "absent", onnxruntime is not
+# installed in that process (None in sys.modules is how Python marks a module
+# unimportable).
+_OPEN = textwrap.dedent("""
     import sys
-    sys.modules["onnxruntime"] = None
+    if sys.argv[2] == "absent":
+        sys.modules["onnxruntime"] = None
     from fleetcost.cache.embed import _load
     from fleetcost.config import load_settings
     from fleetcost.errors import ConfigError
@@ -125,22 +127,38 @@ _WITHOUT_ORT = textwrap.dedent("""
 """)
 
 
-def _run_without_onnxruntime(config: Path) -> str:
+def _open(config: Path, onnxruntime: str, pythonpath: Path | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if k != RUNTIME_ENV}
-    done = subprocess.run([sys.executable, "-c", _WITHOUT_ORT, str(config)], env=env,
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), *sys.path])
+    done = subprocess.run([sys.executable, "-c", _OPEN, str(config), onnxruntime], env=env,
                           capture_output=True, text=True, timeout=120, check=True)
     return done.stdout.strip()
 
 
 def test_forced_onnx_without_onnxruntime_refuses_with_the_fix(tmp_path: Path) -> None:
-    out = _run_without_onnxruntime(_gateway_config(tmp_path, "onnx"))
+    out = _open(_gateway_config(tmp_path, "onnx"), "absent")
     assert out.startswith("ConfigError: [cache.semantic] enabled = true")
     assert "onnxruntime" in out and "pip install 'fleetcost[semantic]'" in out
     assert 'embedding_runtime = "numpy"' in out
 
 
 def test_auto_without_onnxruntime_falls_back_to_numpy(tmp_path: Path) -> None:
-    assert _run_without_onnxruntime(_gateway_config(tmp_path, "auto")) == "runtime: numpy"
+    assert _open(_gateway_config(tmp_path, "auto"), "absent") == "runtime: numpy"
+
+
+@needs_onnx
+def test_auto_survives_an_onnxruntime_that_fails_to_import(tmp_path: Path) -> None:
+    """Installed but broken (a wheel built for another C library): "auto" still
+    serves, on numpy; "onnx" refuses to start and says why."""
+    broken = tmp_path / "site" / "onnxruntime"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(
+        'raise ImportError("libonnxruntime.so: cannot open shared object file")\n')
+    site = tmp_path / "site"
+    assert _open(_gateway_config(tmp_path, "auto"), "broken", site) == "runtime: numpy"
+    out = _open(_gateway_config(tmp_path, "onnx"), "broken", site)
+    assert out.startswith("ConfigError:") and "cannot open shared object file" in out
 
 
 @needs_onnx
@@ -171,3 +189,16 @@ def test_graph_file_reused_then_rebuilt_for_new_weights(tmp_path: Path) -> None:
     new = OnnxModel(changed).forward(ids, mask)
     assert float(np.abs(old - new).max()) > 1e-3
     assert sorted(p.suffix for p in cache.iterdir()) == [".onnx", ".onnx"]  # no partial files
+
+
+@needs_onnx
+def test_damaged_cached_graph_is_rebuilt(tmp_path: Path) -> None:
+    from fleetcost.cache.embed_onnx import graph_path, load
+
+    weights = model_dir() / "model.safetensors"
+    cached = graph_path(weights, tmp_path)
+    cached.write_bytes(b"half a graph")  # e.g. a disk that filled up mid-copy
+    ids = np.array([[101, 7592, 2088, 102]], dtype=np.int64)
+    vec = load(weights, tmp_path).forward(ids, np.ones_like(ids))[0]
+    assert cached.stat().st_size > 80_000_000
+    np.testing.assert_allclose(vec, embed_one("hello world", runtime="numpy"), atol=ATOL)

