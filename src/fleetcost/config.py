@@ -82,7 +82,8 @@ class SemanticCacheConfig(_Strict):
     # Off by default: it needs the `semantic` extra and the model package.
     enabled: bool = False
     # Minimum cosine to consider a stored question, unless the task type has its own.
-    threshold: float = Field(default=0.90, ge=0.0, le=1.0)
+    # None: the floor the default verifier was tuned with (cache/verifier_net.json).
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     # Task type (X-Fleetcost-Task) -> threshold.
     thresholds: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
     # Preceding conversation turns embedded with the last user turn; older ones must match.

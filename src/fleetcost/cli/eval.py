@@ -34,9 +34,11 @@ def register(sub: Any, name: str, help_text: str) -> None:
     cache.add_argument("--threshold", type=float, default=None,
                        help="evaluate at this cosine instead of the configured default")
     cache.add_argument("--limit", type=int, default=None, help="use only the first N pairs")
-    cache.add_argument("--verifier", choices=("default", "guard", "cosine"), default="default",
-                       help="match policy: the gateway's default (learned pair model), the "
-                            "rule-based detail guard, or the raw cosine")
+    cache.add_argument("--verifier", choices=("default", "linear", "guard", "cosine"),
+                       default="default",
+                       help="match policy: the gateway's default (pair network), the "
+                            "10-feature logistic model, the rule-based detail guard, or the "
+                            "raw cosine")
     cache.add_argument("--no-guard", action="store_true", help="same as --verifier cosine")
     cache.add_argument("--candidates", type=int, default=None,
                        help="nearest entries the cache may try, best first "
@@ -72,7 +74,13 @@ def run_cache(args: argparse.Namespace) -> int:
     kind = "cosine" if args.no_guard else args.verifier
     verifier = _verifier(kind)
     # the threshold the gateway is configured with by default, so the figures describe it
-    threshold = SemanticCacheConfig().threshold if args.threshold is None else args.threshold
+    threshold = args.threshold
+    if threshold is None:
+        threshold = SemanticCacheConfig().threshold
+    if threshold is None:
+        from fleetcost.cache.verify import default_threshold
+
+        threshold = default_threshold()
     report = evaluate(pairs, verifier, threshold, args.target_precision, args.candidates,
                       stderr_progress("embedding"))
     if args.json:
@@ -85,6 +93,10 @@ def run_cache(args: argparse.Namespace) -> int:
 def _verifier(kind: str) -> HitVerifier:
     from fleetcost.cache.verify import CosineVerifier, GuardVerifier, default_verifier
 
+    if kind == "linear":
+        from fleetcost.cache.learned import LearnedVerifier
+
+        return LearnedVerifier()
     if kind == "guard":
         return GuardVerifier()
     if kind == "cosine":
