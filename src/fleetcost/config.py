@@ -104,6 +104,8 @@ class SemanticCacheConfig(_Strict):
     max_entries: int = Field(default=100_000, ge=1)
     # SQLite file of entries and vectors; default: beside the ledger.
     path: str | None = None
+    # MiniLM runtime: auto = onnx when onnxruntime and onnx are installed, else numpy.
+    embedding_runtime: Literal["auto", "onnx", "numpy"] = "auto"
     # Vector index: "ivf" (approximate) or "exact"; unset: storage/semantic_index.toml.
     index: Literal["ivf", "exact"] | None = None
     ivf: SemanticIvfConfig = SemanticIvfConfig()
