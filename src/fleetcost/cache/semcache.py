@@ -16,6 +16,7 @@ outside it. A new entry is visible in memory before it reaches the store.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import os
 import sys
@@ -63,10 +64,11 @@ class SemanticCache:
 
     @classmethod
     def open(cls, store: SemanticStore, capacity: int, now: float,
-             index: VectorIndex | None = None) -> SemanticCache:
+             index: VectorIndex | None = None, runtime: str | None = None) -> SemanticCache:
         """Load the model and the stored entries; raises EmbeddingUnavailable when
         numpy, tokenizers or the model package are missing. `index`: a fresh
         index (`cache.semindex.build_index`); default: the configured kind.
+        `runtime`: the embedding runtime (`embed.RUNTIMES`); None: the environment's.
 
         One BLAS thread unless the operator chose otherwise: the event loop owns
         a core, and BLAS threads spinning on tiny matmuls fight it (bench
@@ -77,8 +79,9 @@ class SemanticCache:
         from fleetcost.cache.embed import _load, embed_one
         from fleetcost.cache.semindex import build_index
 
-        _load()
-        cache = cls(store, index if index is not None else build_index(), capacity, embed_one)
+        _load(runtime)
+        embedder = functools.partial(embed_one, runtime=runtime)
+        cache = cls(store, index if index is not None else build_index(), capacity, embedder)
         cache.load(now)
         return cache
 

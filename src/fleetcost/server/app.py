@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -96,15 +95,14 @@ def open_semantic(settings: Settings) -> SemanticCache | None:
     cfg = settings.cache.semantic
     if not cfg.enabled:
         return None
-    from fleetcost.cache.embed import RUNTIME_ENV
     from fleetcost.cache.semcache import SemanticCache
     from fleetcost.cache.semindex import build_index
     from fleetcost.storage.semantic_sqlite import SQLiteSemanticStore
 
-    os.environ[RUNTIME_ENV] = cfg.embedding_runtime  # the process's one model follows config
     store = SQLiteSemanticStore(semantic_path(settings))
     try:
-        return SemanticCache.open(store, cfg.max_entries, time.time(), build_index(cfg))
+        return SemanticCache.open(store, cfg.max_entries, time.time(), build_index(cfg),
+                                  cfg.embedding_runtime)
     except FleetcostError as exc:
         store.close()
         raise ConfigError(f"[cache.semantic] enabled = true, but {exc}") from exc
