@@ -49,6 +49,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.report_bench $(REPORT_BENCH_ARGS)
 	$(BIN)/python -m bench.router_bench --embed
+	$(BIN)/python -m bench.embed_bench
 	$(BIN)/python -m bench.budget_bench
 	$(BIN)/python -m bench.prefix_bench
 	$(BIN)/python -m bench.compress_bench $(COMPRESS_BENCH_ARGS)

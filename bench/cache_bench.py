@@ -113,13 +113,16 @@ def _scope(i: int, scopes: int) -> str:
     return SCOPE if i % scopes == 0 or i < len(STORED) else f"{SCOPE}#{i % scopes}"
 
 
-def _fill(cache: Any, entries: int, now: float, scopes: int) -> float:
+def _fill(cache: Any, entries: int, now: float, scopes: int) -> dict[str, float]:
+    """Insert through the cache (index + durable SQLite row), each insert timed: a
+    training IVF index shows up in the p99/max, not in the median."""
     import numpy as np
 
     from fleetcost.storage.base import SemanticEntry
 
     rng = np.random.default_rng(0)
     real = [cache.embed(t) for t in STORED]
+    wall, cpu = [], []
     start = time.perf_counter()
     for i in range(entries):
         text = STORED[i] if i < len(STORED) else f"stored question number {i}"
@@ -128,41 +131,81 @@ def _fill(cache: Any, entries: int, now: float, scopes: int) -> float:
         else:
             vec = rng.standard_normal(384).astype(np.float32)
             vec /= np.linalg.norm(vec)
-        cache.add(SemanticEntry(entry_id=f"e{i}", scope=_scope(i, scopes), tenant="t", text=text,
-                                created=now, expires=now + 86_400, model="gpt-4o-mini",
-                                stream=False, cost_usd="0.000123", body=b"{}" * 200), vec, now)
-    return time.perf_counter() - start
+        entry = SemanticEntry(entry_id=f"e{i}", scope=_scope(i, scopes), tenant="t", text=text,
+                              created=now, expires=now + 86_400, model="gpt-4o-mini",
+                              stream=False, cost_usd="0.000123", body=b"{}" * 200)
+        c0, t0 = time.thread_time(), time.perf_counter()
+        cache.add(entry, vec, now)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.thread_time() - c0)
+    return {"fill_s": round(time.perf_counter() - start, 2),
+            "insert_p50_ms": _ms(statistics.median(wall)),
+            "insert_p99_ms": _ms(_percentile(wall, 0.99)), "insert_max_ms": _ms(max(wall)),
+            "insert_cpu_p50_ms": _ms(statistics.median(cpu)),
+            "insert_cpu_max_ms": _ms(max(cpu))}
 
 
-def _timings(cache: Any, queries: int, now: float) -> dict[str, Any]:
+def _ms(seconds: float) -> float:
+    return round(seconds * 1e3, 3)
+
+
+def _stats(wall: list[float], cpu: list[float], name: str) -> dict[str, float]:
+    return {f"{name}_p50_ms": _ms(statistics.median(wall)),
+            f"{name}_p99_ms": _ms(_percentile(wall, 0.99)),
+            f"{name}_cpu_p50_ms": _ms(statistics.median(cpu)),
+            f"{name}_cpu_p99_ms": _ms(_percentile(cpu, 0.99))}
+
+
+def _timings(cache: Any, index: Any, queries: int, now: float) -> dict[str, Any]:
+    """Lookup = embedding + the cache's lookup (scoped search, verdict, body read), wall
+    and CPU of this thread (with one BLAS thread it is all of the work, readable on a
+    shared machine); the embedding and the bare index search timed apart."""
     texts = [PARAPHRASES[i % len(PARAPHRASES)] if i % 2 == 0 else
              f"What is the weather like in city number {i} today?" for i in range(queries)]
-    embed_ms, search_ms, total_ms, cpu_ms, hits = [], [], [], [], 0
+    times: dict[str, tuple[list[float], list[float]]] = {
+        k: ([], []) for k in ("lookup", "embed", "search", "index_search")}
+    hits = 0
     for text in texts:
         c0, t0 = time.thread_time(), time.perf_counter()
         vec = cache.embed(text)
-        t1 = time.perf_counter()
+        c1, t1 = time.thread_time(), time.perf_counter()
         entry, _ = cache.lookup(SCOPE, text, 0.90, now, vector=vec)
         c2, t2 = time.thread_time(), time.perf_counter()
+        index.search(vec, SCOPE, 4)
+        c3, t3 = time.thread_time(), time.perf_counter()
         hits += entry is not None
-        embed_ms.append((t1 - t0) * 1e3)
-        search_ms.append((t2 - t1) * 1e3)
-        total_ms.append((t2 - t0) * 1e3)
-        cpu_ms.append((c2 - c0) * 1e3)
-    return {
-        # CPU of this thread: what a lookup costs on a free core (with one BLAS
-        # thread it is all of its work), readable when the machine is shared.
-        "lookup_cpu_p50_ms": round(statistics.median(cpu_ms), 3),
-        "queries": queries, "hits": hits, "expected_hits": (queries + 1) // 2,
-        "lookup_p50_ms": round(statistics.median(total_ms), 3),
-        "lookup_p99_ms": round(_percentile(total_ms, 0.99), 3),
-        "embed_p50_ms": round(statistics.median(embed_ms), 3),
-        "search_p50_ms": round(statistics.median(search_ms), 3),
-        "search_p99_ms": round(_percentile(search_ms, 0.99), 3),
-    }
+        for key, (w, c) in (("lookup", (t2 - t0, c2 - c0)), ("embed", (t1 - t0, c1 - c0)),
+                            ("search", (t2 - t1, c2 - c1)), ("index_search", (t3 - t2, c3 - c2))):
+            times[key][0].append(w)
+            times[key][1].append(c)
+    out: dict[str, Any] = {"queries": queries, "hits": hits, "expected_hits": (queries + 1) // 2}
+    for key, (w, c) in times.items():
+        out.update(_stats(w, c, key))
+    return out
 
 
-def gateway_cache(entries: int, queries: int, scopes: int = 1) -> dict[str, Any]:
+def _index_inserts(index: Any, count: int = 2000) -> dict[str, float]:
+    """The bare index's insert (and delete) cost at full size: ids added then removed."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    vecs = rng.standard_normal((count, 384)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    add, rem = [], []
+    for i, vec in enumerate(vecs):
+        c0 = time.thread_time()
+        index.add(f"extra{i}", vec, SCOPE)
+        add.append(time.thread_time() - c0)
+    for i in range(count):
+        c0 = time.thread_time()
+        index.remove(f"extra{i}")
+        rem.append(time.thread_time() - c0)
+    return {"index_insert_cpu_p50_ms": _ms(statistics.median(add)),
+            "index_remove_cpu_p50_ms": _ms(statistics.median(rem))}
+
+
+def gateway_cache(entries: int, queries: int, scopes: int = 1,
+                  kind: str | None = None) -> dict[str, Any]:
     import os
     import tempfile
     from pathlib import Path
@@ -170,34 +213,43 @@ def gateway_cache(entries: int, queries: int, scopes: int = 1) -> dict[str, Any]
     import psutil
 
     from fleetcost.cache.semcache import SemanticCache
+    from fleetcost.cache.semindex import build_index, index_kind
     from fleetcost.storage.semantic_sqlite import SQLiteSemanticStore
 
+    kind = kind or index_kind()
     proc = psutil.Process()
-    now = time.time()
+    now, load0 = time.time(), os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="fleetcost-sem-") as tmp:
         path = Path(tmp) / "semantic.db"
         rss0 = proc.memory_info().rss
-        cache = SemanticCache.open(SQLiteSemanticStore(path), entries, now)
+        index = build_index(kind=kind)
+        cache = SemanticCache.open(SQLiteSemanticStore(path), entries, now, index)
         rss_model = proc.memory_info().rss
-        fill_s = _fill(cache, entries, now, scopes)
+        fill = _fill(cache, entries, now, scopes)
         rss_full = proc.memory_info().rss
         cache.lookup(SCOPE, PARAPHRASES[0], 0.90, now)  # first-call costs out of the timings
-        result = _timings(cache, queries, now)
+        result = {**fill, **_timings(cache, index, queries, now), **_index_inserts(index)}
+        held = index.stats()
         cache.close()
-        start = time.perf_counter()
-        reloaded = SemanticCache.open(SQLiteSemanticStore(path), entries, now)
-        reload_s = time.perf_counter() - start
+        reload = build_index(kind=kind)
+        c0, start = time.process_time(), time.perf_counter()
+        reloaded = SemanticCache.open(SQLiteSemanticStore(path), entries, now, reload)
+        reload_s, reload_cpu = time.perf_counter() - start, time.process_time() - c0
         assert len(reloaded) == entries
         reloaded.close()
     added_mb = (rss_full - rss_model) / 1e6
     return {
-        "entries": entries, "scopes": scopes,
+        "index": kind, "entries": entries, "scopes": scopes,
         "queried_scope_entries": sum(_scope(i, scopes) == SCOPE for i in range(entries)),
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"), **result,
+        "index_lists": held["lists"],
         "rss_model_mb": round((rss_model - rss0) / 1e6, 1),
         "rss_entries_mb": round(added_mb, 1),
         "rss_mb_per_100k_entries": round(added_mb * 100_000 / entries, 1),
-        "fill_s": round(fill_s, 2), "reload_s": round(reload_s, 2),
+        "index_vector_mb_per_100k_entries": round(
+            held["vector_bytes"] / 1e6 * 100_000 / entries, 1),
+        "reload_s": round(reload_s, 2), "reload_cpu_s": round(reload_cpu, 2),
+        "loadavg_1m_before_after": [round(load0[0], 2), round(os.getloadavg()[0], 2)],
     }
 
 
@@ -209,12 +261,14 @@ def main() -> None:
                         help="measure the gateway's SemanticCache (see the module docstring)")
     parser.add_argument("--scopes", type=int, default=1,
                         help="with --gateway-cache: spread the entries over this many scopes")
+    parser.add_argument("--index", choices=("ivf", "exact"), default=None,
+                        help="with --gateway-cache: vector index (default: the configured one)")
     parser.add_argument("--pairs", default=_PAIRS,
                         help="labelled pairs for the verifier's per-call cost ('' to skip)")
     args = parser.parse_args()
     result: dict[str, Any]
     if args.gateway_cache:
-        result = gateway_cache(args.entries, args.queries, args.scopes)
+        result = gateway_cache(args.entries, args.queries, args.scopes, args.index)
     else:
         result = run(args.entries, args.queries)
     if args.pairs and Path(args.pairs).is_file():

@@ -78,11 +78,22 @@ class AnthropicBreakpointsConfig(_Strict):
     auto: bool = False
 
 
+class SemanticIvfConfig(_Strict):
+    # Unset keys take their value from storage/semantic_index.toml.
+    train_at: int | None = Field(default=None, ge=16)
+    list_size: int | None = Field(default=None, ge=8)
+    nprobe: int | None = Field(default=None, ge=1)
+    iterations: int | None = Field(default=None, ge=1, le=100)
+    sample_per_list: int | None = Field(default=None, ge=4)
+    seed: int | None = None
+
+
 class SemanticCacheConfig(_Strict):
     # Off by default: it needs the `semantic` extra and the model package.
     enabled: bool = False
     # Minimum cosine to consider a stored question, unless the task type has its own.
-    threshold: float = Field(default=0.90, ge=0.0, le=1.0)
+    # None: the floor the default verifier was tuned with (cache/verifier_net.json).
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     # Task type (X-Fleetcost-Task) -> threshold.
     thresholds: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
     # Preceding conversation turns embedded with the last user turn; older ones must match.
@@ -93,6 +104,11 @@ class SemanticCacheConfig(_Strict):
     max_entries: int = Field(default=100_000, ge=1)
     # SQLite file of entries and vectors; default: beside the ledger.
     path: str | None = None
+    # MiniLM runtime: auto = onnx when onnxruntime and onnx are installed, else numpy.
+    embedding_runtime: Literal["auto", "onnx", "numpy"] = "auto"
+    # Vector index: "ivf" (approximate) or "exact"; unset: storage/semantic_index.toml.
+    index: Literal["ivf", "exact"] | None = None
+    ivf: SemanticIvfConfig = SemanticIvfConfig()
 
 
 class CacheConfig(_Strict):

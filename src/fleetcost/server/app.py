@@ -96,11 +96,13 @@ def open_semantic(settings: Settings) -> SemanticCache | None:
     if not cfg.enabled:
         return None
     from fleetcost.cache.semcache import SemanticCache
+    from fleetcost.cache.semindex import build_index
     from fleetcost.storage.semantic_sqlite import SQLiteSemanticStore
 
     store = SQLiteSemanticStore(semantic_path(settings))
     try:
-        return SemanticCache.open(store, cfg.max_entries, time.time())
+        return SemanticCache.open(store, cfg.max_entries, time.time(), build_index(cfg),
+                                  cfg.embedding_runtime)
     except FleetcostError as exc:
         store.close()
         raise ConfigError(f"[cache.semantic] enabled = true, but {exc}") from exc

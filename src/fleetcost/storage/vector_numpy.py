@@ -13,11 +13,15 @@ build 100k on the loaded machine) and 286 MB against 154 MB; every miss
 inserts, and a restart would rebuild or reload a graph. With scopes
 partitioning the search, a scope rarely holds 100k entries (100 scopes of
 1,000: 0.4 ms). bench/cache_bench.py --gateway-cache re-measures it.
+Since then the default is `vector_ivf.IvfIndex` (inverted lists, int16 rows),
+which keeps inserts as cheap and scans ~5% of a large scope; this exact
+index stays as `[cache.semantic] index = "exact"` and as its reference.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -104,6 +108,10 @@ class NumpyIndex:
         part.add(entry_id, vector)
         self._scope_of[entry_id] = scope
 
+    def add_many(self, entry_ids: Sequence[str], vectors: FloatArray, scope: str) -> None:
+        for entry_id, vector in zip(entry_ids, vectors, strict=True):
+            self.add(entry_id, vector, scope)
+
     def search(self, vector: FloatArray, scope: str, k: int = 1) -> list[tuple[str, float]]:
         """The k nearest entries of `scope` as (id, cosine), best first."""
         part = self._parts.get(scope)
@@ -141,6 +149,13 @@ class NumpyIndex:
 
     def __len__(self) -> int:
         return len(self._scope_of)
+
+    def stats(self) -> dict[str, int]:
+        """Entries and bytes allocated for vectors (benchmarks compare indexes with it)."""
+        parts = self._parts.values()
+        return {"entries": len(self._scope_of), "scopes": len(self._parts),
+                "lists": len(self._parts),
+                "vector_bytes": sum(p.vectors.nbytes for p in parts if p.vectors is not None)}
 
     def save(self, path: Path) -> None:
         """Write `path` (.npz of vectors) and `path`.json (ids and scopes per partition).
