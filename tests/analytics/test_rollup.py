@@ -173,7 +173,16 @@ def test_migration_backfills_an_old_ledger(tmp_path: Path) -> None:
     for t in TABLES:
         conn.execute(f"DROP TABLE {t}")
     conn.execute("DELETE FROM _migrations WHERE name = 'm011_rollup'")
+    # Rows as the batch store wrote them before m011: no pico-dollar twins.
+    conn.execute("UPDATE calls SET cost_usd = '0.00125', cost_pico = NULL WHERE call_id = 'c00003'")
+    conn.execute("UPDATE calls SET cost_usd = '3.75E-7', cost_pico = NULL WHERE call_id = 'c00004'")
+    conn.execute("UPDATE calls SET saved_usd = '12', saved_pico = NULL WHERE call_id = 'c00007'")
     assert migrate(conn) == ["m011_rollup"]
+    picos = dict(conn.execute("SELECT call_id, cost_pico FROM calls WHERE call_id IN "
+                              "('c00003', 'c00004')").fetchall())
+    assert picos == {"c00003": 1250000000, "c00004": None}  # exponent text stays inexact
+    assert conn.execute("SELECT saved_pico FROM calls WHERE call_id = 'c00007'").fetchone() == (
+        12 * 10**12,)
     conn.close()
     log = SQLiteUsageLog(path)
     mem = MemoryUsageLog()

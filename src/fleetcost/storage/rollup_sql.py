@@ -198,6 +198,35 @@ FROM top t JOIN calls c ON c.call_id = t.call_id JOIN calls root ON root.call_id
 WHERE t.depth > 0
 """
 
+
+
+def _pico_of(col: str) -> str:
+    """Decimal text -> integer pico-dollars, for plain text only (see `_REPICO`)."""
+    return (f"CASE WHEN instr({col}, '.') = 0 THEN CAST({col} AS INTEGER) * 1000000000000 "
+            f"WHEN length({col}) - instr({col}, '.') > 12 THEN NULL "
+            f"ELSE CAST(substr({col}, 1, instr({col}, '.') - 1) AS INTEGER) * 1000000000000 "
+            f"+ CAST(substr(substr({col}, instr({col}, '.') + 1) || '000000000000', 1, 12) "
+            "AS INTEGER) END")
+
+
+def _plain(col: str) -> str:
+    """Digits with at most one point, under a million dollars (no exponent, no overflow)."""
+    return (f"{col} GLOB '[0-9]*' AND {col} NOT GLOB '*[^0-9.]*' AND {col} NOT GLOB '*.*.*' "
+            f"AND length(CASE WHEN instr({col}, '.') = 0 THEN {col} "
+            f"ELSE substr({col}, 1, instr({col}, '.') - 1) END) <= 6")
+
+
+# Calls written without pico-dollar twins (the batch store did, until m011) get
+# them where the text is a plain decimal, so their ranges can use the aggregates.
+# Exponent text ('3.75E-7', which str(Decimal) writes below a millionth) is left
+# alone: those calls keep the exact Decimal path.
+_REPICO = (
+    f"UPDATE calls SET cost_pico = {_pico_of('cost_usd')} WHERE cost_usd IS NOT NULL "
+    f"AND cost_pico IS NULL AND {_plain('cost_usd')}",
+    f"UPDATE calls SET saved_pico = {_pico_of('saved_usd')} WHERE saved_pico IS NULL "
+    f"AND {_plain('saved_usd')}",
+)
+
 # The migration: tables, then every existing call through the same targets.
 MIGRATION = ";\n".join((
     TABLES,
@@ -205,6 +234,6 @@ MIGRATION = ";\n".join((
     "DELETE FROM rollup_agent_hours",
     "DELETE FROM rollup_sessions", "DELETE FROM rollup_session_keys",
     "DELETE FROM rollup_session_hours",
-    ROOTS_BACKFILL, SRC_TABLE, NEW_TABLE, "DELETE FROM _rollup_src", FILL + " WHERE 1",
+    *_REPICO, ROOTS_BACKFILL, SRC_TABLE, NEW_TABLE, "DELETE FROM _rollup_src", FILL + " WHERE 1",
     *HOUR_TARGETS, *SESSION_TARGETS, "DROP TABLE _rollup_src", "DROP TABLE _rollup_new",
 ))
