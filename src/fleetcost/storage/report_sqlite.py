@@ -181,6 +181,21 @@ class SQLiteLedgerReader:
             params).fetchone()
         return int(row[0]) == 0
 
+    def _range(self, q: CallQuery) -> tuple[str, str, list[str]]:
+        """`_where`, but a range holding over a quarter of the calls (by the hourly
+        aggregates) scans the table in order: walking the ts index to most of the
+        rows is slower than reading them all (2.9 s against 5.1 s for 70% of 1M)."""
+        index, where, params = _where(q)
+        if index == "NOT INDEXED":
+            return index, where, params
+        total, inside = self._conn.execute(
+            "SELECT SUM(calls), SUM(CASE WHEN hour >= ? AND hour <= ? THEN calls END) "
+            "FROM rollup_hourly WHERE dim = ''",
+            ((q.since or "")[:13], (q.until or "\uffff")[:13])).fetchone()
+        if total and (inside or 0) * 4 > total:
+            return "NOT INDEXED", where, params
+        return index, where, params
+
     def _fast(self, q: CallQuery) -> Plan | None:
         """The aggregates' plan for this range, or None when they cannot answer exactly."""
         index, where, params = _where(q)
@@ -192,7 +207,7 @@ class SQLiteLedgerReader:
         return by_session(self._conn, p) if by == "session" else grouped(self._conn, p, by)
 
     def _run(self, key_sql: str | None, q: CallQuery) -> list[GroupTotals]:
-        index, where, params = _where(q)
+        index, where, params = self._range(q)
         cols = _columns(self._exact(index, where, params))
         base = (f"FROM calls c {index} LEFT JOIN rollup_roots r ON r.call_id = c.call_id "
                 f"WHERE {where}")
@@ -223,7 +238,7 @@ class SQLiteLedgerReader:
         if p is not None:
             return self._groups(by, p), grouped(self._conn, p, None)[0]
         groups = self._run(_KEY_SQL[by], q)
-        index, where, params = _where(q)
+        index, where, params = self._range(q)
         row = self._conn.execute(
             f"SELECT COUNT(DISTINCT {_SESSION}), "
             f"COUNT(DISTINCT CASE WHEN {_FAILED} THEN {_SESSION} END), "
@@ -239,7 +254,7 @@ class SQLiteLedgerReader:
         p = self._fast(q) if by != "session" else None
         if p is not None:
             return series(self._conn, p, by, bucket)
-        index, where, params = _where(q)
+        index, where, params = self._range(q)
         exact = self._exact(index, where, params)
         money = _money("cost", exact)
         rows = self._conn.execute(
@@ -264,7 +279,7 @@ class SQLiteLedgerReader:
         return [g for g in self.groups("session", q) if g.key in wanted]
 
     def call_costs(self, q: CallQuery) -> list[Decimal]:
-        index, where, params = _where(q)
+        index, where, params = self._range(q)
         rows = self._conn.execute(
             f"SELECT c.cost_usd FROM calls c {index} WHERE {where} AND c.cost_usd IS NOT NULL",
             params)
