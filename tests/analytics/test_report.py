@@ -184,3 +184,36 @@ def test_migration_backfills_integer_money_exactly(tmp_path: Path) -> None:
     t = SQLiteLedgerReader(tmp_path / "old.db").totals(CallQuery())
     want = Decimal("0.000000375") + 12 + Decimal("3.5") + Decimal("1E-13") - Decimal("1.5")
     assert t.cost_usd == want
+
+
+def test_exponent_money_text_never_becomes_a_wrong_integer(tmp_path: Path) -> None:
+    """Ledgers written before plain money text held "3.75E-7" for sub-micro costs;
+    the backfill once read that as $3.000000000075. Old rows sum exactly now, and
+    new rows are written as plain digits."""
+    import dataclasses
+    import sqlite3
+
+    from fleetcost.storage.migrations import MIGRATIONS, migrate
+
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    conn.executescript(MIGRATIONS[0][1])
+    for i, cost in enumerate(("3.75E-7", "1E-8", "2.5")):
+        conn.execute("INSERT INTO calls (call_id, ts, tenant, outcome, cost_usd, saved_usd) "
+                     "VALUES (?, '2026-11-01T00:00:00Z', 't', 'success', ?, ?)",
+                     (str(i), cost, cost))
+    conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    conn.execute("INSERT INTO _migrations VALUES ('m001_calls', 'x')")
+    migrate(conn)
+    conn.close()
+    want = Decimal("3.75E-7") + Decimal("1E-8") + Decimal("2.5")
+    t = SQLiteLedgerReader(tmp_path / "old.db").totals(CallQuery())
+    assert (t.cost_usd, t.saved_usd) == (want, want)
+    rec = fake_ledger(1, seed=3)[0]
+    log = SQLiteUsageLog(tmp_path / "new.db")
+    log.append([dataclasses.replace(rec, cost_usd=Decimal("3.75E-7"),
+                                    saved_usd=Decimal("1E-8"))])
+    log.close()
+    conn = sqlite3.connect(tmp_path / "new.db")
+    row = conn.execute("SELECT cost_usd, saved_usd, cost_pico, saved_pico FROM calls").fetchone()
+    conn.close()
+    assert row == ("0.000000375", "0.00000001", 375000, 10000)

@@ -33,6 +33,7 @@ from fleetcost.pipeline.semantic import lookup_semantic, plan_semantic, store_se
 from fleetcost.pipeline.shadow import maybe_shadow, wants_shadow
 from fleetcost.pipeline.state import CallState, Reply, StreamReply
 from fleetcost.pipeline.upstream import Response, UpstreamConnectionError
+from fleetcost.pricing.cost import format_usd
 from fleetcost.providers.base import Answer, StreamTap, WireAdapter
 from fleetcost.routing.base import Candidate, RoutePlan
 from fleetcost.storage.base import CacheEntry
@@ -170,7 +171,7 @@ def _store(state: CallState, ctx: GatewayContext, cache: CachePlan, body: bytes,
     """Write the answer to the caches off the response path."""
     if not cache.write or cache.key is None or state.outcome != "success":
         return
-    cost = str(record.cost_usd) if record.cost_usd is not None else None
+    cost = format_usd(record.cost_usd) if record.cost_usd is not None else None
     store_semantic(state, ctx, body, cost)
     entry = entry_for(state, cache, body, ctx.settings.cache.ttl_s, cost)
     ctx.cache_pending[entry.key] = entry

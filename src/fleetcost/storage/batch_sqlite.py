@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from fleetcost.pricing.cost import format_usd
 from fleetcost.storage.migrations import migrate
 from fleetcost.storage.rollup_write import apply, prepare
 from fleetcost.storage.sqlite import STORED, ledger_row
@@ -205,7 +206,8 @@ class SQLiteBatchStore:
             try:
                 pending = prepare(self._conn, [s.record for s in settled], replace=False)
                 for s in settled:
-                    cost = str(s.record.cost_usd) if s.record.cost_usd is not None else None
+                    cost = (format_usd(s.record.cost_usd)
+                            if s.record.cost_usd is not None else None)
                     self._conn.execute(
                         "UPDATE batch_items SET state = ?, result = ?, error = ?, cost_usd = ? "
                         "WHERE item_id = ? AND state = 'submitted'",

@@ -209,6 +209,16 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
     # Hourly and per-session aggregates kept by the ledger writer, backfilled
     # from every existing call (see rollup_sql).
+    (
+        # m008 read exponent text ("3.75E-7", which str(Decimal) wrote for costs
+        # under a millionth of a dollar) as "3" plus digits: drop those twins so
+        # readers sum the exact text instead. Runs before the aggregates are built.
+        "m013_pico_exponent",
+        """
+        UPDATE calls SET cost_pico = NULL WHERE cost_usd LIKE '%e%';
+        UPDATE calls SET saved_pico = NULL WHERE saved_usd LIKE '%e%'
+        """,
+    ),
     ("m011_rollup", M011_ROLLUP),
 ]
 

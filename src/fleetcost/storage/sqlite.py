@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from fleetcost.pricing.cost import format_usd
 from fleetcost.storage.base import CallQuery
 from fleetcost.storage.migrations import migrate
 from fleetcost.storage.prefix_sqlite import append_evidence
@@ -58,7 +59,7 @@ def _to_row(rec: CallRecord) -> list[Any]:
     row = list(_FIELDS_OF(rec))
     for i in _MONEY_AT:
         if row[i] is not None:
-            row[i] = str(row[i])
+            row[i] = format_usd(row[i])  # plain digits: SQL readers parse no exponents
     row.append(_pico(rec.cost_usd))
     row.append(_pico(rec.saved_usd))
     for i in _BOOL_AT:
