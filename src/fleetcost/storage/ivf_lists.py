@@ -11,7 +11,7 @@ hole.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,14 +62,7 @@ class RowList:
         self.ids.append(entry_id)
 
     def remove(self, entry_id: str) -> None:
-        row = self._pos.pop(entry_id)
-        last = len(self.ids) - 1
-        if row != last:
-            moved = self.ids[last]
-            self._rows[row] = self._rows[last]
-            self.ids[row] = moved
-            self._pos[moved] = row
-        self.ids.pop()
+        swap_remove(self.ids, self._pos, self._rows, entry_id)
 
     def matrix(self) -> HalfArray:
         return self._rows[: len(self.ids)]
@@ -84,6 +77,19 @@ class RowList:
 
         self.ids, self._pos = [], {}
         self._rows = np.empty((0, self.dim), dtype=np.int16)
+
+
+def swap_remove(ids: list[str], pos: dict[str, int], rows: Any, entry_id: str) -> None:
+    """Move the last row into the removed one's slot: live rows stay contiguous, so a
+    search scans one slice and a remove costs one row copy, not a shift."""
+    row = pos.pop(entry_id)
+    last = len(ids) - 1
+    if row != last:
+        moved = ids[last]
+        rows[row] = rows[last]
+        ids[row] = moved
+        pos[moved] = row
+    ids.pop()
 
 
 def sample_rows(lists: list[RowList], take: int, rng: np.random.Generator) -> FloatArray:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fleetcost.storage.ivf_lists import swap_remove
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -65,14 +67,7 @@ class _Partition:
     def remove(self, entry_id: str) -> None:
         """Swap the last row into the hole, so the live rows stay contiguous."""
         assert self.vectors is not None
-        row = self.rows.pop(entry_id)
-        last = len(self.ids) - 1
-        if row != last:
-            moved = self.ids[last]
-            self.vectors[row] = self.vectors[last]
-            self.ids[row] = moved
-            self.rows[moved] = row
-        self.ids.pop()
+        swap_remove(self.ids, self.rows, self.vectors, entry_id)
 
     def search(self, vector: FloatArray, k: int) -> list[tuple[str, float]]:
         import numpy as np
