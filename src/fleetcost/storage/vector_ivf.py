@@ -35,7 +35,7 @@ import json
 import logging
 import threading
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _TRIM_EVERY = 4096  # inserts into one scope between two returns of freed heap pages
+_LAST_ROUND = 64  # journalled changes left for the final replay under the lock
 
 
 @dataclass(frozen=True)
@@ -211,21 +212,35 @@ class IvfIndex:
             centroids = kmeans(sample, nlist, self.params.iterations, rng)
             del sample
             built = fill_lists(old, centroids, lock, alive)
-            with lock:
-                if built is None or not alive() or part.journal is None:
-                    return
-                new, where = built
-                added = replay(part.journal, new, where, centroids)
-                self._where.update(where)
-                part.lists, part.centroids, part.journal = new, centroids, None
-                part.trained_size, part.added_since = size, added
-                part.generation += 1
-            del old, built, new, where
-            give_back_free_memory()
+            if built is not None and self._swap(part, size, centroids, *built, lock, alive):
+                del old, built
+                give_back_free_memory()
         except Exception:
             log.exception("background training of an IVF scope failed; old lists kept")
             with lock:
                 part.journal = None
+
+    def _swap(self, part: _Scope, size: int, centroids: FloatArray, new: list[RowList],
+              where: dict[str, RowList], lock: threading.Lock,
+              alive: Callable[[], bool]) -> bool:
+        """Replay the journal onto the new lists in rounds off the lock (each round takes
+        what accumulated during the last), then the last few changes and the swap under it:
+        inserts arriving meanwhile would otherwise make the final replay long."""
+        added = 0
+        while True:
+            with lock:
+                if not alive() or part.journal is None:
+                    return False
+                batch = part.journal
+                if len(batch) <= _LAST_ROUND:
+                    added += replay(batch, new, where, centroids)
+                    self._where.update(where)
+                    part.lists, part.centroids, part.journal = new, centroids, None
+                    part.trained_size, part.added_since = size, added
+                    part.generation += 1
+                    return True
+                part.journal = []
+            added += replay(batch, new, where, centroids)
 
     def _train(self, part: _Scope, scope: str) -> None:
         """k-means on a sample, then the rows move list by list to their nearest
