@@ -288,6 +288,24 @@ def _overlap(cache: Any, index: Any, now: float, start: int) -> dict[str, Any]:
             "lookup_max_overall_ms": _ms(max(w for _, w in looks))}
 
 
+class _TimedLock:
+    """The cache's lock, recording how long each holder keeps it (the stall a lookup
+    can meet), for the benchmark only."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock, self.held, self._since = threading.Lock(), [], 0.0
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._since = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        self.held.append(time.perf_counter() - self._since)
+        self._lock.release()
+
+
 def retrain_growth() -> dict[str, Any]:
     """The 65,536 -> 131,072 retraining of one scope under traffic (`--retrain`)."""
     import os
@@ -303,8 +321,13 @@ def retrain_growth() -> dict[str, Any]:
         cache = SemanticCache.open(SQLiteSemanticStore(Path(tmp) / "s.db"), 10**6, now, index)
         fill = _fill(cache, size, now, 1)
         _settle(index)
+        timed = _TimedLock()
+        cache._lock = timed  # same lock object for the cache and its index's worker
+        index.train_in_background(timed)
         c0 = time.process_time()
         result = _overlap(cache, index, now, size)
+        result["lock_held_max_ms"] = _ms(max(timed.held))
+        result["lock_held_p999_ms"] = _ms(_percentile(timed.held, 0.999))
         result["process_cpu_s_during_phase"] = round(time.process_time() - c0, 2)
         cache.close()
     return {"filled": size, "fill_insert_max_ms": fill["insert_max_ms"], **result,

@@ -98,6 +98,8 @@ class _Scope:
     added_since: int = 0
     journal: list[Change] | None = None  # changes while a background training runs
     generation: int = 0  # bumped when the lists are replaced: a stale training is dropped
+    # id -> list, per scope: a background training swaps this whole map in one step
+    where: dict[str, RowList] = field(default_factory=dict)
 
 
 class IvfIndex:
@@ -107,7 +109,7 @@ class IvfIndex:
         self.dim = dim
         self.params = params or IvfParams.defaults()
         self._scopes: dict[str, _Scope] = {}
-        self._where: dict[str, RowList] = {}
+        self._where: dict[str, _Scope] = {}  # id -> its scope (the scope knows the list)
         self._lock: threading.Lock | None = None
         self._workers: list[threading.Thread] = []
 
@@ -167,7 +169,8 @@ class IvfIndex:
             self._train(part, scope)  # loading: the owner waits for its index anyway
 
     def _placed(self, part: _Scope, entry_id: str, rows: RowList) -> None:
-        self._where[entry_id] = rows
+        self._where[entry_id] = part
+        part.where[entry_id] = rows
         if part.journal is not None:
             part.journal.append((entry_id, rows.matrix()[-1].copy()))
 
@@ -234,7 +237,7 @@ class IvfIndex:
                 batch = part.journal
                 if len(batch) <= _LAST_ROUND:
                     added += replay(batch, new, where, centroids)
-                    self._where.update(where)
+                    part.where = where  # its ids are exactly the scope's: no global update
                     part.lists, part.centroids, part.journal = new, centroids, None
                     part.trained_size, part.added_since = size, added
                     part.generation += 1
@@ -261,7 +264,7 @@ class IvfIndex:
             for entry_id, row, slot in zip(rows.ids, rows.matrix(), assign.tolist(), strict=True):
                 target = part.lists[slot]
                 target.append_raw(entry_id, row)
-                self._where[entry_id] = target
+                part.where[entry_id] = target
             rows.release()
         part.trained_size, part.added_since = size, 0
         part.generation += 1
@@ -298,12 +301,12 @@ class IvfIndex:
         return out
 
     def remove(self, entry_id: str) -> bool:
-        rows = self._where.pop(entry_id, None)
-        if rows is None:
+        part = self._where.pop(entry_id, None)
+        if part is None:
             return False
+        rows = part.where.pop(entry_id)
         scope = rows.scope
         rows.remove(entry_id)
-        part = self._scopes[scope]
         if part.journal is not None:
             part.journal.append((entry_id, None))
         if part.centroids is None:
@@ -322,7 +325,7 @@ class IvfIndex:
         for rows in part.lists:
             for entry_id, row in zip(rows.ids, rows.matrix(), strict=True):
                 flat.append_raw(entry_id, row)
-                self._where[entry_id] = flat
+                part.where[entry_id] = flat
         part.lists, part.centroids, part.trained_size, part.added_since = [flat], None, 0, 0
         part.journal, part.generation = None, part.generation + 1
         if not len(flat):
@@ -383,7 +386,8 @@ class IvfIndex:
                     for entry_id, vector in zip(entry["ids"][start:start + size],
                                                 rows[start:start + size], strict=True):
                         block.append_raw(entry_id, vector)
-                        index._where[entry_id] = block
+                        index._where[entry_id] = part
+                        part.where[entry_id] = block
                     part.lists.append(block)
                     start += size
         return index
