@@ -20,6 +20,7 @@ rows exist twice while the worker runs (old lists serve, new ones fill).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,7 @@ as its later copy); None when `alive()` turns false (the scope was flattened or
             target = new[slot]
             target.append_raw(entry_id, row)
             where[entry_id] = target
+        time.sleep(0)  # hand the GIL to a waiting lookup now, not at the next 5 ms switch
     for rows in new:
         rows.fit()
     return new, where
