@@ -10,7 +10,7 @@ JSON, stored with the item; `settle` charges the exact batch cost to those
 buckets (the store charges the named buckets even if the hold expired), at
 most once per hold id (`settle_once`), because the poller replays it after a
 crash. `rereserve` holds a retried dead letter's worst case again, under the
-retry's own id, on the buckets the original was accepted under, or refuses.
+retry's own id, on the budgets that apply to it now, or refuses.
 """
 
 from __future__ import annotations
@@ -79,12 +79,12 @@ def _hold_ref(hold_id: str, charges: list[BudgetCharge]) -> str:
 
 
 def _charges_for_retry(ctx: GatewayContext, item: StoredItem) -> list[BudgetCharge]:
-    """The buckets the original call was accepted under; for a call that had none, the
-    stored budgets that apply to its identity now (a budget may have been added)."""
-    if item.hold is not None:
-        return [BudgetCharge(**c) for c in orjson.loads(item.hold)["charges"]]
-    ident = Identity(**{k: v for k, v in item.identity.items() if v is not None})
-    applied = applicable(ctx.budget_rules, ident, now_utc(time.time()))
+    """A retry is a new call: the budgets (and windows, and limits) that apply to its
+    identity now, not those of the day the original was accepted."""
+    known = {f.name for f in dataclasses.fields(Identity)}
+    values = {k: v for k, v in item.identity.items() if k in known and v is not None}
+    values["tags"] = tuple(values.get("tags", ()))
+    applied = applicable(ctx.budget_rules, Identity(**values), now_utc(time.time()))
     return [a.charge for a in applied if a.stored]
 
 

@@ -84,7 +84,8 @@ def batch_item(state: CallState, upstream_body: bytes) -> StoredItem:
         route_reason=state.route_reason,
         identity={"tenant": ident.tenant, "agent_id": ident.agent_id,
                   "session_id": ident.session_id, "task_type": ident.task_type,
-                  "parent_id": ident.parent_id},
+                  "parent_id": ident.parent_id, "team": ident.team,
+                  "tags": list(ident.tags)},
         body=upstream_body)
 
 
