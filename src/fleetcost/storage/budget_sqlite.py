@@ -12,7 +12,9 @@ process). A bucket's reserved amount is the sum of its unexpired holds, so a
 crashed process's holds stop counting once their TTL passes without any
 clean-up; expired rows are swept inside the next reserve. The file is its own
 (`<ledger>-budgets.db` by default), so the ledger writer's batch commits
-never hold the lock a reserve waits for.
+never hold the lock a reserve waits for. `budget_settled` records every hold
+id settled through `settle_once` (batch items, whose ledger commit is in the
+other file and may be replayed after a crash); one short row per batch call.
 """
 
 from __future__ import annotations
