@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import io
 import os
+import random
+import signal
 import sqlite3
+import time
 import subprocess
 import sys
 from collections import defaultdict
@@ -82,6 +85,11 @@ class Gateway:
             self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
         if wait:  # (a gateway that crashes on its first tick may never answer)
             wait_healthy(self.url + "/healthz", proc=self.proc)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
     def crashed(self) -> int:
         """Wait for the gateway to kill itself at its crash point."""
@@ -170,6 +178,23 @@ def test_budget_charges_survive_kills_at_the_dangerous_moments(gateway: Gateway)
     _until(lambda: _owed(gw), lambda rows: not rows)
     retried = gw.ledger("SELECT hold FROM batch_items WHERE retry_of IS NOT NULL")
     assert len(retried) == len(dead) and all(h is not None for (h,) in retried)
+    _check_budgets(gw, total)
+
+
+def test_budget_invariants_hold_after_kills_at_random_moments(gateway: Gateway) -> None:
+    """Six SIGKILLs at seeded random moments while the jobs run and settle."""
+    gw, rng = gateway, random.Random(15)
+    gw.start()
+    for agent in AGENTS:
+        _submit(gw, agent)
+    for _ in range(6):
+        time.sleep(rng.uniform(0.3, 2.5))
+        gw.kill()
+        gw.start()
+    total = LINES * len(AGENTS)
+    _until(lambda: gw.ledger(f"SELECT COUNT(*) FROM batch_items WHERE state IN {TERMINAL}"
+                             )[0][0], lambda n: n == total, timeout=90)
+    _until(lambda: _owed(gw), lambda rows: not rows)
     _check_budgets(gw, total)
 
 
