@@ -19,9 +19,9 @@ import os
 import random
 import signal
 import sqlite3
-import time
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from decimal import ROUND_CEILING, Decimal
