@@ -210,12 +210,16 @@ class BatchService:
         item noted as settled here, so a crash between the two repeats a no-op.
         """
         owed = await asyncio.to_thread(self.store.unsettled)
-        for _, hold, cost, tokens in owed:
-            self.hooks.settle(hold, to_nano(Decimal(cost)) if cost else 0, tokens)
+        # Off the event loop: one budget transaction per item (~60 us), 10k items a job.
+        await asyncio.to_thread(self._charge, owed)
         if owed:
             crash_point(BUDGET_CHARGED)
             await asyncio.to_thread(self.store.mark_settled, [o[0] for o in owed])
         return len(owed)
+
+    def _charge(self, owed: list[tuple[str, str, str | None, int]]) -> None:
+        for _, hold, cost, tokens in owed:
+            self.hooks.settle(hold, to_nano(Decimal(cost)) if cost else 0, tokens)
 
     async def retry(self, item_id: str, new_id: str) -> StoredItem | None:
         """Queue a dead letter again, reserved again first (may raise `BudgetExceeded`);

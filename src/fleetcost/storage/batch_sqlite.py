@@ -283,7 +283,9 @@ class SQLiteBatchStore:
         budget store has not confirmed: read from the ledger row, the one truth."""
         rows = self._run(
             "SELECT i.item_id, i.hold, c.cost_usd, c.input_tokens + c.output_tokens "
-            "FROM batch_items i JOIN calls c ON c.call_id = i.item_id "
+            # The partial index holds only items still owing: a tick reads nothing else.
+            "FROM batch_items i INDEXED BY batch_items_unsettled "
+            "JOIN calls c ON c.call_id = i.item_id "
             "WHERE i.hold IS NOT NULL AND i.budget_settled = 0 AND i.state IN "
             f"{TERMINAL!r}")
         return [(str(r[0]), str(r[1]), r[2], int(r[3])) for r in rows]
