@@ -205,6 +205,9 @@ class IvfIndex:
             with lock:
                 gen = part.generation
                 old, size = list(part.lists), self._size(part)
+                if part.journal is None or self._scopes.get(scope) is not part or not size:
+                    part.journal = None
+                    return  # flattened or emptied before the worker started
                 rng = np.random.default_rng(self.params.seed)
                 nlist = max(1, size // self.params.list_size)
                 sample = sample_rows(old, nlist * self.params.sample_per_list, rng)
