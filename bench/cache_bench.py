@@ -131,8 +131,8 @@ def _fill(cache: Any, entries: int, now: float, scopes: int,
     wall, cpu = [], []
     start = time.perf_counter()
     for i in range(entries):
-        text = STORED[i] if i < len(STORED) else f"stored question number {i}"
-        text += " (earlier turns of the conversation)" * (text_chars // 36)  # own copy each
+        text = STORED[i] if i < len(STORED) else (  # padded: each entry its own copy
+            f"stored question number {i}" + " (earlier turns)" * (text_chars // 16))
         if i < len(STORED):
             vec = real[i]
         else:
