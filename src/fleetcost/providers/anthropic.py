@@ -141,6 +141,7 @@ class AnthropicAdapter:
             usage=_usage(usage if isinstance(usage, dict) else {}),
             model=_str_or_none(data.get("model")),
             finish_reason=_str_or_none(data.get("stop_reason")),
+            usage_reported=isinstance(usage, dict),
         )
 
     def stream_tap(self, request: ChatRequest) -> AnthropicStreamTap:

@@ -128,6 +128,7 @@ class OpenAIAdapter:
             usage=self.usage_from_provider(usage if isinstance(usage, dict) else {}),
             model=_str_or_none(data.get("model")),
             finish_reason=finish_reason,
+            usage_reported=isinstance(usage, dict),
         )
 
     def stream_tap(self, request: ChatRequest) -> OpenAIStreamTap:

@@ -220,6 +220,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     ("m011_rollup", M011_ROLLUP),
+    (
+        # Calls whose usage the provider did not report are priced from an
+        # offline count and flagged, so reports can tell estimated spend apart.
+        "m014_usage_estimated",
+        """
+        ALTER TABLE calls ADD COLUMN usage_source TEXT NOT NULL DEFAULT 'provider'
+        """,
+    ),
 ]
 
 
