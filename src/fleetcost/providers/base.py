@@ -78,9 +78,6 @@ class StreamTap(Protocol):
     usage_final: bool
     model: str | None
     finish_reason: str | None
-    # False when the response carried no usage block (missing or null): some
-    # OpenAI-compatible hosts omit it, and the pipeline then estimates.
-    usage_reported: bool = True
     first_token: bool
     error: str | None
 
