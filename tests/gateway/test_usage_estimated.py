@@ -8,6 +8,7 @@ estimate is checked against the true counts of that very call.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ import httpx
 import openai
 import pytest
 
+from fleetcost.cli.main import main
 from fleetcost.pricing.catalog import load_catalog
 from fleetcost.pricing.cost import cost
 from fleetcost.types import Usage
@@ -153,3 +155,18 @@ def test_emulator_omits_usage_per_request(stack: Stack) -> None:
     bare = oai.chat.completions.create(**args, extra_headers={"X-Emulator-Usage": "omit"})
     assert full.usage is not None and bare.usage is None
     assert bare.choices[0].message.content == full.choices[0].message.content
+
+
+def test_doctor_shows_estimated_spend(bare: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    """The doctor names the spend that is only an estimate (this call's and earlier tests')."""
+    r = httpx.post(bare.gateway + "/v1/chat/completions", json={
+        "model": "gpt-4o-mini", "messages": [{"role": "user", "content": QUESTION}]})
+    bare.call(r.headers["x-fleetcost-call-id"])
+    rows = [r for r in bare.ledger(1) if r["usage_source"] == "estimated"
+            and r["outcome"] == "success"]
+    assert rows
+    assert main(["doctor", "--db", str(bare.db), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    found = [f for f in report["findings"] if f["kind"] == "estimated_usage"]
+    assert sum(f["calls"] for f in found) == len(rows)
+    assert sum(Decimal(f["cost_usd"]) for f in found) == sum(Decimal(r["cost_usd"]) for r in rows)
