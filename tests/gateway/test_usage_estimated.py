@@ -34,11 +34,18 @@ TOOLS = [{
                        "required": ["code"]},
     },
 }]
+BUDGET = """
+[[budgets]]
+scope = "agent"
+match = "*"
+limit_usd = "5"
+window = "day"
+"""
 
 
 @pytest.fixture(scope="module")
 def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with run_stack(tmp_path_factory.mktemp("nousage"), ("--omit-usage",)) as s:
+    with run_stack(tmp_path_factory.mktemp("nousage"), ("--omit-usage",), BUDGET) as s:
         yield s
 
 
@@ -170,3 +177,23 @@ def test_doctor_shows_estimated_spend(bare: Stack, capsys: pytest.CaptureFixture
     found = [f for f in report["findings"] if f["kind"] == "estimated_usage"]
     assert sum(f["calls"] for f in found) == len(rows)
     assert sum(Decimal(f["cost_usd"]) for f in found) == sum(Decimal(r["cost_usd"]) for r in rows)
+
+
+def test_budget_settles_on_the_estimate(bare: Stack) -> None:
+    agent = {"X-Fleetcost-Agent": "estimated-bot"}
+    ids = []
+    for stream in (False, True):
+        body = {"model": "gpt-4o-mini", "stream": stream,
+                "messages": [{"role": "user", "content": QUESTION}]}
+        with httpx.stream("POST", bare.gateway + "/v1/chat/completions", json=body,
+                          headers=agent) as r:
+            r.read()
+            ids.append(r.headers["x-fleetcost-call-id"])
+    rows = [bare.call(i) for i in ids]
+    assert all(r["usage_source"] == "estimated" for r in rows)
+    spent = sum(Decimal(r["cost_usd"]) for r in rows)
+    assert spent > 0
+    budgets = httpx.get(bare.gateway + "/fleetcost/v1/budgets").json()
+    buckets = {(b["name"], k["member"]): k for b in budgets for k in b["buckets"]}
+    bucket = buckets[("agent:*:day", "estimated-bot")]
+    assert Decimal(bucket["spent_usd"]) == spent and Decimal(bucket["reserved_usd"]) == 0
