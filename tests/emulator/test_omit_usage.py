@@ -25,7 +25,8 @@ def test_openai_answers_without_usage(emulator: str, tag: str) -> None:
     assert full.usage is not None and bare.usage is None
     assert bare.choices[0].message.content == full.choices[0].message.content
     assert chunks[-1].choices and chunks[-1].choices[0].finish_reason == "stop"
-    assert "".join(c.choices[0].delta.content or "" for c in chunks) == full.choices[0].message.content
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text == full.choices[0].message.content
 
 
 @pytest.mark.parametrize("stream", [False, True])
