@@ -233,6 +233,14 @@ MIGRATIONS: list[tuple[str, str]] = [
             WHERE hold IS NOT NULL AND budget_settled = 0
         """,
     ),
+    (
+        # Calls whose usage the provider did not report are priced from an
+        # offline count and flagged, so reports can tell estimated spend apart.
+        "m014_usage_estimated",
+        """
+        ALTER TABLE calls ADD COLUMN usage_source TEXT NOT NULL DEFAULT 'provider'
+        """,
+    ),
 ]
 
 
