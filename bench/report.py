@@ -72,6 +72,8 @@ def _cache_targets(sc: dict[str, Any]) -> list[dict[str, Any]]:
                                  direct_p50=hit["direct"][kind]["p50"],
                                  gateway_p50=hit["gateway"][kind]["p50"]))
     for setting, sem in sorted(sc.get("semantic", {}).items()):
+        if "entries" not in sem or sem.get("index") == "exact":
+            continue  # the retraining run reports stalls; the exact scan is the baseline
         checks.append(_check(f"semantic lookup p50 at {sem['entries']} entries incl. "
                              f"embedding ({setting}) <= 10 ms", sem["lookup_p50_ms"], 10.0,
                              lookup_cpu_p50_ms=sem["lookup_cpu_p50_ms"],
