@@ -58,7 +58,7 @@ def main() -> None:
             result["build"] = build(db, args.rows)
         log = SQLiteUsageLog(db)
         loop = AlertLoop(AlertsConfig(), log)
-        result["rows"] = log.count()
+        result["rows"], result["db"] = log.count(), str(args.db or "built")
         result["records"], want = _time(loop.holding_from_calls, args.repeat)
         result["aggregates"], got = _time(loop.holding, args.repeat)
         result["same_alerts"] = got == want
