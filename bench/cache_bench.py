@@ -13,6 +13,11 @@ SQLite as the gateway does, looked up with the real
 match policy; half the queries are paraphrases of stored questions (hits),
 half are new (misses). It reports the lookup (embedding + scoped search +
 verdict + body read), its parts, the RSS the entries add, and the reload time.
+
+`--retrain` (IVF): fills one scope to 131,071 entries, then inserts while a
+second thread looks up without pause: the next insert starts the
+65,536 -> 131,072 retraining (in its worker thread), and the inserts and
+lookups that overlap it are reported apart from the rest.
 """
 
 from __future__ import annotations
@@ -113,7 +118,8 @@ def _scope(i: int, scopes: int) -> str:
     return SCOPE if i % scopes == 0 or i < len(STORED) else f"{SCOPE}#{i % scopes}"
 
 
-def _fill(cache: Any, entries: int, now: float, scopes: int) -> dict[str, float]:
+def _fill(cache: Any, entries: int, now: float, scopes: int,
+          text_chars: int = 0) -> dict[str, float]:
     """Insert through the cache (index + durable SQLite row), each insert timed: a
     training IVF index shows up in the p99/max, not in the median."""
     import numpy as np
@@ -125,7 +131,8 @@ def _fill(cache: Any, entries: int, now: float, scopes: int) -> dict[str, float]
     wall, cpu = [], []
     start = time.perf_counter()
     for i in range(entries):
-        text = STORED[i] if i < len(STORED) else f"stored question number {i}"
+        text = STORED[i] if i < len(STORED) else (  # padded: each entry its own copy
+            f"stored question number {i}" + " (earlier turns)" * (text_chars // 16))
         if i < len(STORED):
             vec = real[i]
         else:
@@ -204,8 +211,132 @@ def _index_inserts(index: Any, count: int = 2000) -> dict[str, float]:
             "index_remove_cpu_p50_ms": _ms(statistics.median(rem))}
 
 
+def _settle(index: Any) -> None:
+    """Wait for a background training to finish, so memory and timings see one index."""
+    wait = getattr(index, "wait_trainings", None)
+    if wait is not None:
+        wait()
+
+
+def _text_reads(store: Any, count: int, queries: int) -> dict[str, float]:
+    """What reading the candidates' question texts from the store adds to a lookup
+    (memory no longer holds them): one query for 4 ids, as a lookup makes."""
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    wall: list[float] = []
+    if not hasattr(store, "texts"):
+        return {}
+    for _ in range(queries):
+        ids = [f"e{int(i)}" for i in rng.integers(0, count, 4)]
+        t0 = time.perf_counter()
+        store.texts(ids)
+        wall.append(time.perf_counter() - t0)
+    return {"text_read_p50_ms": _ms(statistics.median(wall)),
+            "text_read_p99_ms": _ms(_percentile(wall, 0.99))}
+
+
+def _overlap(cache: Any, index: Any, now: float, start: int) -> dict[str, Any]:
+    """Inserts from `start` on (the first one starts a training) while another thread
+    looks up; timings taken while the training runs are kept apart."""
+    import threading
+
+    import numpy as np
+
+    from fleetcost.storage.base import SemanticEntry
+
+    stop, looks = threading.Event(), []
+
+    def looker() -> None:
+        n = 0
+        while not stop.is_set():
+            text = PARAPHRASES[n % len(PARAPHRASES)] if n % 2 == 0 else f"new question {n}"
+            vec = cache.embed(text)
+            busy, t0 = index.training(), time.perf_counter()
+            cache.lookup(SCOPE, text, 0.90, now, vector=vec)
+            looks.append((busy and index.training(), time.perf_counter() - t0))
+            n += 1
+
+    rng = np.random.default_rng(4)
+    inserts, thread, began = [], threading.Thread(target=looker), time.perf_counter()
+    thread.start()
+    i, trained_s = start, 0.0
+    while i < start + 2000 or index.training():
+        vec = rng.standard_normal(384).astype(np.float32)
+        vec /= np.linalg.norm(vec)
+        entry = SemanticEntry(entry_id=f"e{i}", scope=SCOPE, tenant="t", text=f"q {i}",
+                              created=now, expires=now + 86_400, model="gpt-4o-mini",
+                              stream=False, cost_usd="0.000123", body=b"{}" * 200)
+        t0 = time.perf_counter()
+        cache.add(entry, vec, now)
+        inserts.append((index.training(), time.perf_counter() - t0))
+        trained_s = time.perf_counter() - began if index.training() else trained_s
+        i += 1
+        time.sleep(0.0005)  # a busy gateway, not a bulk load: leaves the lock to lookups
+    stop.set()
+    thread.join()
+    during = [w for busy, w in looks if busy]
+    ins_during = [w for busy, w in inserts if busy]
+    return {"retrain_at_entries": start, "retrain_wall_s": round(trained_s, 2),
+            "inserts_during_retrain": len(ins_during),
+            "insert_max_during_retrain_ms": _ms(max(ins_during, default=0.0)),
+            "insert_max_ms_overall": _ms(max(w for _, w in inserts)),
+            "lookups_during_retrain": len(during),
+            "lookup_p50_during_retrain_ms": _ms(statistics.median(during)) if during else None,
+            "lookup_p99_during_retrain_ms": _ms(_percentile(during, 0.99)) if during else None,
+            "lookup_max_during_retrain_ms": _ms(max(during, default=0.0)),
+            "lookup_max_overall_ms": _ms(max(w for _, w in looks))}
+
+
+class _TimedLock:
+    """The cache's lock, recording how long each holder keeps it (the stall a lookup
+    can meet), for the benchmark only."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock, self.held, self._since = threading.Lock(), [], 0.0
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._since = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        self.held.append(time.perf_counter() - self._since)
+        self._lock.release()
+
+
+def retrain_growth() -> dict[str, Any]:
+    """The 65,536 -> 131,072 retraining of one scope under traffic (`--retrain`)."""
+    import os
+    import tempfile
+
+    from fleetcost.cache.semcache import SemanticCache
+    from fleetcost.cache.semindex import build_index
+    from fleetcost.storage.semantic_sqlite import SQLiteSemanticStore
+
+    now, load0, size = time.time(), os.getloadavg(), 131_071
+    with tempfile.TemporaryDirectory(prefix="fleetcost-sem-") as tmp:
+        index = build_index(kind="ivf")
+        cache = SemanticCache.open(SQLiteSemanticStore(Path(tmp) / "s.db"), 10**6, now, index)
+        fill = _fill(cache, size, now, 1)
+        _settle(index)
+        timed = _TimedLock()
+        cache._lock = timed  # same lock object for the cache and its index's worker
+        index.train_in_background(timed)
+        c0 = time.process_time()
+        result = _overlap(cache, index, now, size)
+        result["lock_held_max_ms"] = _ms(max(timed.held))
+        result["lock_held_p999_ms"] = _ms(_percentile(timed.held, 0.999))
+        result["process_cpu_s_during_phase"] = round(time.process_time() - c0, 2)
+        cache.close()
+    return {"filled": size, "fill_insert_max_ms": fill["insert_max_ms"], **result,
+            "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+            "loadavg_1m_before_after": [round(load0[0], 2), round(os.getloadavg()[0], 2)]}
+
+
 def gateway_cache(entries: int, queries: int, scopes: int = 1,
-                  kind: str | None = None) -> dict[str, Any]:
+                  kind: str | None = None, text_chars: int = 0) -> dict[str, Any]:
     import os
     import tempfile
     from pathlib import Path
@@ -225,10 +356,12 @@ def gateway_cache(entries: int, queries: int, scopes: int = 1,
         index = build_index(kind=kind)
         cache = SemanticCache.open(SQLiteSemanticStore(path), entries, now, index)
         rss_model = proc.memory_info().rss
-        fill = _fill(cache, entries, now, scopes)
+        fill = _fill(cache, entries, now, scopes, text_chars)
+        _settle(index)
         rss_full = proc.memory_info().rss
         cache.lookup(SCOPE, PARAPHRASES[0], 0.90, now)  # first-call costs out of the timings
-        result = {**fill, **_timings(cache, index, queries, now), **_index_inserts(index)}
+        result = {**fill, **_timings(cache, index, queries, now), **_index_inserts(index),
+                  **_text_reads(cache._store, entries, queries)}
         held = index.stats()
         cache.close()
         reload = build_index(kind=kind)
@@ -239,7 +372,7 @@ def gateway_cache(entries: int, queries: int, scopes: int = 1,
         reloaded.close()
     added_mb = (rss_full - rss_model) / 1e6
     return {
-        "index": kind, "entries": entries, "scopes": scopes,
+        "index": kind, "entries": entries, "scopes": scopes, "text_chars_added": text_chars,
         "queried_scope_entries": sum(_scope(i, scopes) == SCOPE for i in range(entries)),
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"), **result,
         "index_lists": held["lists"],
@@ -263,12 +396,20 @@ def main() -> None:
                         help="with --gateway-cache: spread the entries over this many scopes")
     parser.add_argument("--index", choices=("ivf", "exact"), default=None,
                         help="with --gateway-cache: vector index (default: the configured one)")
+    parser.add_argument("--text-chars", type=int, default=0,
+                        help="with --gateway-cache: lengthen each stored question by about "
+                        "this many characters (a conversation's context: memory per entry)")
+    parser.add_argument("--retrain", action="store_true",
+                        help="measure lookups and inserts during the 65k -> 131k retraining")
     parser.add_argument("--pairs", default=_PAIRS,
                         help="labelled pairs for the verifier's per-call cost ('' to skip)")
     args = parser.parse_args()
     result: dict[str, Any]
-    if args.gateway_cache:
-        result = gateway_cache(args.entries, args.queries, args.scopes, args.index)
+    if args.retrain:
+        result = retrain_growth()
+    elif args.gateway_cache:
+        result = gateway_cache(args.entries, args.queries, args.scopes, args.index,
+                               args.text_chars)
     else:
         result = run(args.entries, args.queries)
     if args.pairs and Path(args.pairs).is_file():

@@ -235,17 +235,29 @@ def semantic(ctx: Context) -> Result:
     """Semantic lookup at 100,000 entries and memory per 100,000 (bench.cache_bench), each
     setting in a fresh process (numpy fixes its BLAS threads at import), one BLAS thread:
     all entries in the queried scope (the worst case) with the IVF index and with the exact
-    scan, and spread over 100 scopes with the IVF index."""
+    scan, and spread over 100 scopes with the IVF index, and with questions carrying ~400
+    characters of context (memory per entry without texts in memory); then one scope growing through
+    its 65,536 -> 131,072 retraining under lookups (`--retrain`)."""
     entries = ctx.options.get("semantic_entries", 20_000 if ctx.quick else 100_000)
     out: Result = {}
-    for name, index, scopes in (("one_scope_ivf", "ivf", 1), ("one_scope_exact", "exact", 1),
-                                ("100_scopes_ivf", "ivf", 100)):
+    for name, index, scopes, chars in (
+            ("one_scope_ivf", "ivf", 1, 0), ("one_scope_exact", "exact", 1, 0),
+            ("100_scopes_ivf", "ivf", 100, 0), ("one_scope_ivf_400_char_texts", "ivf", 1, 400)):
         quiet = wait_quiet(ctx.options.get("max_wait_s", 0.0))
         proc = subprocess.run(
             [sys.executable, "-m", "bench.cache_bench", "--gateway-cache", "--index", index,
-             "--entries", str(entries), "--scopes", str(scopes)], capture_output=True,
+             "--entries", str(entries), "--scopes", str(scopes), "--text-chars", str(chars)],
+            capture_output=True,
             cwd=ROOT, timeout=1800, check=False, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
         if proc.returncode != 0:
             raise RuntimeError(f"bench.cache_bench failed:\n{proc.stderr.decode()[-3000:]}")
         out[name] = {**orjson.loads(proc.stdout), **quiet}
+    quiet = wait_quiet(ctx.options.get("max_wait_s", 0.0))
+    proc = subprocess.run(  # inserts and lookups while the 65k -> 131k retraining runs
+        [sys.executable, "-m", "bench.cache_bench", "--retrain", "--pairs", ""],
+        capture_output=True, cwd=ROOT, timeout=1800, check=False,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench.cache_bench --retrain failed:\n{proc.stderr.decode()[-3000:]}")
+    out["retrain_65k_to_131k_ivf"] = {**orjson.loads(proc.stdout), **quiet}
     return out

@@ -136,6 +136,10 @@ class CallRecord:
     # The max_tokens in force for the call (after caps and degrade), for the
     # report of answers that ran into their cap.
     output_cap: int | None = None
+    # "provider": token counts are the provider's own usage fields;
+    # "estimated": the provider reported none (or a stream ended without
+    # them), so the gateway counted them offline and priced the estimate.
+    usage_source: str = "provider"
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -156,3 +156,29 @@ def test_sqlite_two_connections_share_one_truth(tmp_path: Path) -> None:
     assert stores[0].balances(["agent|a|d1"], 11.0)["agent|a|d1"].reserved_nano == 990
     for s in stores:
         s.close()
+
+
+def test_settle_once_charges_a_hold_id_exactly_once(ledger: Ledger) -> None:
+    """A replayed settlement (a batch item after a crash) only drops the hold, even when
+    the hold expired or a different amount is replayed; other holds are unaffected."""
+    _reserve(ledger, "h1", 500, tokens=10)
+    _reserve(ledger, "h2", 200, tokens=5)
+    assert ledger.settle_once("h1", (AGENT, TENANT), 300, 7) is True
+    assert ledger.settle_once("h1", (AGENT, TENANT), 300, 7) is False
+    assert ledger.settle_once("h1", (AGENT,), 999, 9) is False
+    assert ledger.settle_once("gone", (AGENT,), 100, 1) is True  # expired hold: still charged
+    bal = ledger.balances(["agent|a|d1", "tenant|t|d1"], 11.0)
+    assert bal["agent|a|d1"].spent_nano == 400 and bal["agent|a|d1"].reserved_nano == 200
+    assert bal["tenant|t|d1"].spent_nano == 300 and bal["tenant|t|d1"].spent_tokens == 7
+    assert ledger.settle_once("h2", (AGENT, TENANT), 0, 0) is True
+    assert ledger.balances(["agent|a|d1"], 11.0)["agent|a|d1"].reserved_nano == 0
+
+
+def test_sqlite_settle_once_survives_reopening(tmp_path: Path) -> None:
+    first = SQLiteBudgetLedger(tmp_path / "budgets.db")
+    assert first.settle_once("h1", (AGENT,), 100, 1) is True
+    first.close()
+    second = SQLiteBudgetLedger(tmp_path / "budgets.db")
+    assert second.settle_once("h1", (AGENT,), 100, 1) is False
+    assert second.balances(["agent|a|d1"], 1.0)["agent|a|d1"].spent_nano == 100
+    second.close()

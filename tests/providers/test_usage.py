@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -179,3 +180,23 @@ def test_anthropic_usage_round_trips(usage: Usage) -> None:
     block = ANTHROPIC.usage_to_provider(usage)
     assert block["input_tokens"] == usage.uncached_input_tokens
     assert ANTHROPIC.usage_from_provider(block) == usage
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+@pytest.mark.parametrize("usage", [None, "absent", {}, {"prompt_tokens": 0, "input_tokens": 0}])
+def test_response_without_usage_says_so(adapter: WireAdapter, usage: Any) -> None:
+    """Some OpenAI-compatible hosts omit usage (or send null or zeros): the pipeline
+    must learn that it has to estimate, not bill zero tokens."""
+    body: dict[str, Any] = {"model": "m", "choices": [], "content": [], "stop_reason": "end_turn"}
+    if usage != "absent":
+        body["usage"] = usage
+    parsed = adapter.parse_response(orjson.dumps(body))
+    assert parsed.usage == Usage() and parsed.usage_reported is False
+
+
+@pytest.mark.parametrize(("adapter", "name"), [
+    pytest.param(OPENAI, "openai_chat_completion.json", id="openai"),
+    pytest.param(ANTHROPIC, "anthropic_message.json", id="anthropic"),
+])
+def test_recorded_usage_is_reported(adapter: WireAdapter, name: str) -> None:
+    assert adapter.parse_response(payload(name)).usage_reported is True

@@ -3,7 +3,9 @@
 So far it reports what makes a bill untrustworthy or wasteful at the
 accounting level: calls to models with no price (their spend is unknown,
 not zero), failed calls, and streams cancelled by clients (paid for, often
-unused). Every finding carries the call ids behind it (a sample) so a person
+unused), and spend priced from estimated usage (the provider reported none,
+so the figure is the gateway's offline count, not the provider's). Every
+finding carries the call ids behind it (a sample) so a person
 can check it.
 """
 
@@ -62,6 +64,14 @@ def diagnose(rows: list[CallRecord]) -> list[Finding]:
         findings.append(Finding(
             "cancelled_streams",
             f"{model}: {len(group)} streams cancelled by the client, still billed",
+            len(group), _known_cost(group), [r.call_id for r in group[:SAMPLE]],
+        ))
+    estimated = _group(rows, lambda r: r.usage_source == "estimated" and r.outcome == "success")
+    for model, group in sorted(estimated.items()):
+        findings.append(Finding(
+            "estimated_usage",
+            f"{model}: {len(group)} calls came back without usage; their cost is the "
+            "gateway's estimate from counted tokens",
             len(group), _known_cost(group), [r.call_id for r in group[:SAMPLE]],
         ))
     return findings

@@ -11,7 +11,14 @@ chance to be asked again, and an old one stays only while it keeps earning.
 Threads: lookups and writes run in worker threads (the forward pass and the
 matrix search are numpy calls that release the GIL, so the event loop keeps
 serving). One lock guards the index and the metadata; the embedding runs
-outside it. A new entry is visible in memory before it reaches the store.
+outside it, and so does an IVF index's retraining (the index gets the lock
+and swaps its new lists in under it). A new entry is visible in memory
+before it reaches the store.
+
+Memory holds per entry what a search and eviction need (id, vector in the
+index, scope, tenant, tags, times, hits), not the question text: the few
+candidates above the threshold have theirs read from the store, in one
+query, before the match policy sees them.
 """
 
 from __future__ import annotations
@@ -37,10 +44,10 @@ AGE_GRACE_S = 60.0
 
 
 def slim(entry: SemanticEntry) -> SemanticEntry:
-    """The in-memory form: no body, and the strings that repeat across entries
+    """The in-memory form: no body, no question text, and the strings that repeat across entries
     (scope, tenant, model) shared rather than copied per entry."""
     return replace(entry, scope=sys.intern(entry.scope), tenant=sys.intern(entry.tenant),
-                   model=sys.intern(entry.model), body=b"")
+                   model=sys.intern(entry.model), text="", body=b"")
 
 
 def score(entry: SemanticEntry, now: float) -> float:
@@ -59,8 +66,11 @@ class SemanticCache:
         self._embed = embed
         self._verifier = verifier or default_verifier()
         self._meta: dict[str, SemanticEntry] = {}
-        self._bodies: dict[str, bytes] = {}  # added in memory, not yet in the store
+        self._pending: dict[str, SemanticEntry] = {}  # added in memory, not yet in the store
         self._lock = threading.Lock()
+        background = getattr(index, "train_in_background", None)
+        if background is not None:
+            background(self._lock)
 
     @classmethod
     def open(cls, store: SemanticStore, capacity: int, now: float,
@@ -123,23 +133,35 @@ class SemanticCache:
         with self._lock:
             found = self._index.search(vec, scope, k=CANDIDATES)
             cands = [(self._meta[i], cos) for i, cos in found if i in self._meta]
+            pending = {e.entry_id: p for e, _ in cands
+                       if (p := self._pending.get(e.entry_id)) is not None}
         expired = [e.entry_id for e, _ in cands if e.expires <= now]
         if expired:
             self._drop(expired)
+        cands = [(e, cos) for e, cos in cands if e.expires > now and cos >= threshold]
+        texts = self._texts([e.entry_id for e, _ in cands], pending)
         for entry, cosine in cands:
-            if entry.expires <= now:
+            stored = texts.get(entry.entry_id)
+            if stored is None:
+                continue  # deleted meanwhile
+            if self._verifier.verdict(text, stored, cosine, threshold) is not None:
                 continue
-            if cosine < threshold:
-                break
-            if self._verifier.verdict(text, entry.text, cosine, threshold) is not None:
-                continue
-            hit = self._served(entry)
+            hit = self._served(entry, pending.get(entry.entry_id))
             if hit is not None:
-                return hit, vec
+                return replace(hit, text=stored), vec
         return None, vec
 
-    def _served(self, entry: SemanticEntry) -> SemanticEntry | None:
-        body = self._bodies.get(entry.entry_id) or self._store.body(entry.entry_id)
+    def _texts(self, entry_ids: list[str], pending: dict[str, SemanticEntry]) -> dict[str, str]:
+        """Question texts of the candidates: an entry not yet stored from memory, the rest
+        in one store query (lookup bench: `text_read` in bench.cache_bench)."""
+        out = {i: pending[i].text for i in entry_ids if i in pending}
+        rest = [i for i in entry_ids if i not in out]
+        if rest:
+            out.update(self._store.texts(rest))
+        return out
+
+    def _served(self, entry: SemanticEntry, pending: SemanticEntry | None) -> SemanticEntry | None:
+        body = pending.body if pending is not None else self._store.body(entry.entry_id)
         if body is None:
             return None
         with self._lock:
@@ -154,13 +176,14 @@ class SemanticCache:
         with self._lock:
             kept = self._meta[entry.entry_id] = slim(entry)
             self._index.add(entry.entry_id, vector, kept.scope)
-            self._bodies[entry.entry_id] = entry.body
+            self._pending[entry.entry_id] = entry
             victims = self._evict(now)
         try:
             self._store.put(entry, vector.tobytes())
         finally:
             with self._lock:
-                self._bodies.pop(entry.entry_id, None)
+                if self._pending.get(entry.entry_id) is entry:
+                    self._pending.pop(entry.entry_id, None)
         self._store.delete(victims)
 
     def _evict(self, now: float) -> list[str]:
@@ -182,7 +205,7 @@ class SemanticCache:
     def _forget(self, entry_id: str) -> None:
         self._index.remove(entry_id)
         self._meta.pop(entry_id, None)
-        self._bodies.pop(entry_id, None)
+        self._pending.pop(entry_id, None)
 
     def _drop(self, entry_ids: list[str]) -> None:
         with self._lock:
@@ -202,4 +225,7 @@ class SemanticCache:
         return entry.hits if entry is not None else 0
 
     def close(self) -> None:
+        wait = getattr(self._index, "wait_trainings", None)
+        if wait is not None:
+            wait()
         self._store.close()

@@ -43,6 +43,9 @@ def register(sub: Any, name: str, help_text: str) -> None:
                    help="lognormal sigma of output length; 0 = always the median (default 0.6)")
     p.add_argument("--batch-delay", type=float, default=1.0,
                    help="seconds before a batch's results are ready (default 1)")
+    p.add_argument("--omit-usage", action="store_true",
+                   help="leave usage out of every answer, like OpenAI-compatible hosts that "
+                        "omit it (one request: header `X-Emulator-Usage: omit`)")
     p.set_defaults(func=run)
 
 
@@ -56,6 +59,7 @@ def settings_from(args: argparse.Namespace) -> Any:
             openai_cache_ttl=args.openai_cache_ttl, anthropic_ttl_5m=args.cache_ttl_5m,
             anthropic_ttl_1h=args.cache_ttl_1h, output_median=args.output_median,
             output_sigma=args.output_sigma, batch_delay_seconds=args.batch_delay,
+            omit_usage=args.omit_usage,
         )
     except ValueError as exc:
         raise ConfigError(f"{exc}.") from None

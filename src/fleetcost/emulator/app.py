@@ -32,6 +32,7 @@ from fleetcost.emulator.batch_routes import BatchRoutes
 from fleetcost.emulator.core import Emulator
 from fleetcost.emulator.faults import Fault
 from fleetcost.emulator.lengths import LENGTHS_PATH
+from fleetcost.emulator.no_usage import strip_events, strip_json, wants_omitted
 from fleetcost.emulator.openai_wire import OpenAIDialect
 from fleetcost.emulator.plan import Dialect, Events, Plan, Prepared
 from fleetcost.emulator.settings import FAULT_STATUSES, EmulatorSettings
@@ -77,7 +78,8 @@ class EmulatorApp:
         if scope["type"] == "http":
             chat = self._chat.get(scope["path"]) if scope["method"] == "POST" else None
             if chat is not None:
-                await self._chat_request(chat, receive, send)
+                omit = wants_omitted(self.emulator.settings.omit_usage, scope["headers"])
+                await self._chat_request(chat, receive, send, omit)
                 return
             if scope["path"] == LENGTHS_PATH and scope["method"] == "POST":
                 await self._lengths(receive, send)
@@ -93,7 +95,8 @@ class EmulatorApp:
         elif scope["type"] == "lifespan":
             await _lifespan(receive, send)
 
-    async def _chat_request(self, dialect: Dialect, receive: Receive, send: Send) -> None:
+    async def _chat_request(self, dialect: Dialect, receive: Receive, send: Send,
+                            omit: bool = False) -> None:
         raw = await _read_body(receive)
         if raw is None:
             return
@@ -114,9 +117,9 @@ class EmulatorApp:
         usage = emulator.bill(prepared.plan)
         if prepared.stream:
             cut = fault.rng if fault is not None and fault.kind == "cut-stream" else None
-            await self._stream(dialect, prepared, usage, cut, receive, send)
+            await self._stream(dialect, prepared, usage, cut, receive, send, omit)
         else:
-            await self._json(dialect, prepared.plan, usage, receive, send)
+            await self._json(dialect, prepared.plan, usage, receive, send, omit)
 
     async def _batch_request(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Files, batches and message batches; False when the path is none of them."""
@@ -156,7 +159,7 @@ class EmulatorApp:
         await _respond(send, error.status, dialect.error_body(error), extra)
 
     async def _json(self, dialect: Dialect, plan: Plan, usage: Usage, receive: Receive,
-                    send: Send) -> None:
+                    send: Send, omit: bool = False) -> None:
         if self.emulator.settings.latency == "realistic":
             output = plan.output
             delay = _first_delay(plan, usage) + (
@@ -164,13 +167,19 @@ class EmulatorApp:
             if not await _client_waits(receive, delay):
                 return
         body = dialect.render_json(plan, usage, int(time.time()))
+        if omit:
+            body = strip_json(body)
         await _respond(send, 200, body, [(dialect.request_id_header, plan.response_id.encode())])
         self.emulator.record(plan, usage)
 
     async def _stream(self, dialect: Dialect, prepared: Prepared, usage: Usage,
-                      cut: random.Random | None, receive: Receive, send: Send) -> None:
+                      cut: random.Random | None, receive: Receive, send: Send,
+                      omit: bool = False) -> None:
         plan = prepared.plan
-        events = dialect.render_stream(plan, usage, int(time.time()), prepared.include_usage)
+        events = dialect.render_stream(plan, usage, int(time.time()),
+                                       prepared.include_usage and not omit)
+        if omit:
+            events = strip_events(events)
         start = {"type": "http.response.start", "status": 200,
                  "headers": [*_SSE, (dialect.request_id_header, plan.response_id.encode())]}
         realistic = self.emulator.settings.latency == "realistic"

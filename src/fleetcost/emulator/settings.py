@@ -47,6 +47,9 @@ class EmulatorSettings:
     # Seconds between a batch's creation and its results (providers take up to 24 h).
     batch_delay_seconds: float = 1.0
     max_prefix_entries: int = 1_000_000
+    # Leave usage out of every answer, like OpenAI-compatible hosts that omit it
+    # (one request can ask the same with the header `X-Emulator-Usage: omit`).
+    omit_usage: bool = False
 
     def __post_init__(self) -> None:
         if self.latency not in ("zero", "realistic"):

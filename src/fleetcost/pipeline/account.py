@@ -76,6 +76,7 @@ def account(state: CallState, ctx: GatewayContext) -> CallRecord:
         route_reason=state.route_reason,
         error=state.error,
         output_cap=state.request.max_tokens if state.request else None,
+        usage_source="estimated" if state.usage_estimated else "provider",
     )
     record_fields(state, usage, record)
     ctx.emit(record)
@@ -85,3 +86,10 @@ def account(state: CallState, ctx: GatewayContext) -> CallRecord:
 
 def cost_header(record: CallRecord) -> bytes:
     return format_usd(record.cost_usd).encode() if record.cost_usd is not None else b"unpriced"
+
+
+def cost_tail(record: CallRecord) -> bytes:
+    """The SSE comments closing a stream: the cost, preceded by a note when it
+    is priced from estimated usage (the stream's headers left before that was known)."""
+    note = b": fleetcost-usage=estimated\n\n" if record.usage_source == "estimated" else b""
+    return note + b": fleetcost-cost-usd=" + cost_header(record) + b"\n\n"

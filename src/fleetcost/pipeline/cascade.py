@@ -22,6 +22,7 @@ from fleetcost.errors import FleetcostError
 from fleetcost.pipeline.account import account
 from fleetcost.pipeline.budget import rebudget, reserve
 from fleetcost.pipeline.context import GatewayContext
+from fleetcost.pipeline.estimate import answer_usage, partial_usage
 from fleetcost.pipeline.fallback import body_for, open_planned
 from fleetcost.pipeline.helpers import OVERHEAD, ask_model, helper_call
 from fleetcost.pipeline.route import text_of, use
@@ -57,8 +58,11 @@ async def _buffer(state: CallState, resp: Response) -> tuple[bytes, Answer]:
             payload = await resp.read()
             done = True
             parsed = state.adapter.parse_response(payload)
+            answer = state.adapter.answer(payload, False)
             state.usage, state.answered_model = parsed.usage, parsed.model
-            return payload, state.adapter.answer(payload, False)
+            if not parsed.usage_reported:
+                state.usage = answer_usage(state, answer)
+            return payload, answer
         tap = state.adapter.stream_tap(request)
         parts = []
         async for chunk in resp.content.iter_any():
@@ -76,6 +80,8 @@ async def _buffer(state: CallState, resp: Response) -> tuple[bytes, Answer]:
     state.usage, state.answered_model = tap.usage, tap.model or state.upstream_model
     if tap.finish_reason is None or tap.error:
         raise UpstreamConnectionError(f"weak stream incomplete: {tap.error or 'cut'}")
+    if not tap.usage_final:
+        state.usage = partial_usage(state, tap)
     return raw, state.adapter.answer(raw, True)
 
 
@@ -136,6 +142,7 @@ def _escalate(state: CallState, ctx: GatewayContext, plan: RoutePlan, why: str) 
     account(weak, ctx)
     state.call_id, state.budget = final_id, None
     state.usage = state.answered_model = state.ttft_ms = state.error = None
+    state.usage_estimated = False
     state.outcome = "success"
     state.route_reason = f"{plan.reason}; escalated: {why}"[:200]
 

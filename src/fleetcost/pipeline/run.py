@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 from fleetcost.errors import BudgetExceeded, FleetcostError, LoopDetected, UpstreamError
-from fleetcost.pipeline.account import account, cost_header
+from fleetcost.pipeline.account import account, cost_header, cost_tail
 from fleetcost.pipeline.budget import keep_alive, rebudget, release, reserve
 from fleetcost.pipeline.budget_plan import mark_finished, mark_stream, remaining_header
 from fleetcost.pipeline.cache import CachePlan, cache_version, entry_for, lookup
@@ -22,7 +22,7 @@ from fleetcost.pipeline.cache import plan as cache_plan
 from fleetcost.pipeline.cascade import rehold, try_weak
 from fleetcost.pipeline.compress import compress, mark_route
 from fleetcost.pipeline.context import GatewayContext
-from fleetcost.pipeline.estimate import partial_usage
+from fleetcost.pipeline.estimate import answer_usage, partial_usage
 from fleetcost.pipeline.fallback import open_planned
 from fleetcost.pipeline.guard import guard
 from fleetcost.pipeline.identify import identify
@@ -60,6 +60,8 @@ def _headers(state: CallState, record: CallRecord | None) -> list[tuple[bytes, b
     ]
     if record is not None:
         out.append((b"x-fleetcost-cost-usd", cost_header(record)))
+        if record.usage_source == "estimated":
+            out.append((b"x-fleetcost-usage", b"estimated"))
     elif state.budget is not None and (room := remaining_header(state.budget)) is not None:
         out.append(room)  # a stream's headers leave before it settles: room as reserved
     out += state.reply_headers
@@ -130,7 +132,7 @@ def _accepted(state: CallState, ctx: GatewayContext, plan: RoutePlan, cache: Cac
     _store(state, ctx, cache, raw, record)
     maybe_shadow(state, ctx, plan, answer.text)
     if state.request is not None and state.request.stream:
-        tail = b": fleetcost-cost-usd=" + cost_header(record) + b"\n\n"
+        tail = cost_tail(record)
         return StreamReply(200, [SSE, (b"cache-control", b"no-cache"), *_headers(state, record)],
                            _replay(raw + tail))
     return Reply(200, [JSON, *_headers(state, record)], raw)
@@ -211,6 +213,8 @@ async def _whole(
     except UpstreamError as exc:
         return _failed(state, ctx, exc)
     state.usage = parsed.usage
+    if not parsed.usage_reported:
+        state.usage = answer_usage(state, state.adapter.answer(payload, False))
     state.answered_model = parsed.model
     record = account(state, ctx)
     _store(state, ctx, cache, payload, record)
@@ -284,7 +288,9 @@ async def _relay(
         else:
             resp.close()
         state.answered_model = tap.model or state.upstream_model
-        complete = state.outcome == "success" and tap.usage is not None
+        # A stream that finished without its usage event (some hosts never
+        # send it) is estimated like one cut short, and flagged as such.
+        complete = state.outcome == "success" and tap.usage is not None and tap.usage_final
         state.usage = tap.usage if complete else partial_usage(state, tap)
         record = account(state, ctx)
         if kept is not None:
@@ -292,4 +298,4 @@ async def _relay(
             if shadow and completed:
                 maybe_shadow(state, ctx, plan, state.adapter.answer(b"".join(kept), True).text)
     if completed:
-        yield b": fleetcost-cost-usd=" + cost_header(record) + b"\n\n"
+        yield cost_tail(record)

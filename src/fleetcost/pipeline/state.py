@@ -80,6 +80,8 @@ class CallState:
     prefix_hash: str | None = None
     system_tokens: int | None = None
     prefix_evidence: PrefixEvidence | None = None
+    # Set when the provider reported no usage and it was counted offline.
+    usage_estimated: bool = False
 
 
 @dataclass(slots=True)

@@ -138,9 +138,11 @@ class AnthropicAdapter:
             raise UpstreamError(f"Anthropic returned an error: {message}", body=body)
         usage = data.get("usage")
         return ParsedResponse(
-            usage=_usage(usage if isinstance(usage, dict) else {}),
+            usage=(normalised := _usage(usage if isinstance(usage, dict) else {})),
             model=_str_or_none(data.get("model")),
             finish_reason=_str_or_none(data.get("stop_reason")),
+            # Missing, null, or all zeros (no answered prompt has zero tokens).
+            usage_reported=normalised.total_tokens > 0,
         )
 
     def stream_tap(self, request: ChatRequest) -> AnthropicStreamTap:

@@ -23,14 +23,17 @@ def answer_from_json(body: bytes) -> Answer:
     if not isinstance(data, dict):
         return Answer("")
     parts: list[str] = []
-    tool_call = False
+    tools: list[str] = []
     for block in data.get("content") or ():
         if isinstance(block, dict):
             if block.get("type") == "text" and isinstance(block.get("text"), str):
                 parts.append(block["text"])
-            tool_call = tool_call or block.get("type") == "tool_use"
+            if block.get("type") == "tool_use":
+                tools.append(str(block.get("name") or "")
+                             + orjson.dumps(block.get("input") or {}).decode())
     stop = data.get("stop_reason")
-    return Answer("".join(parts), None, tool_call, stop if isinstance(stop, str) else None)
+    return Answer("".join(parts), None, bool(tools), stop if isinstance(stop, str) else None,
+                  "".join(tools))
 
 
 def answer_from_stream(raw: bytes) -> Answer:

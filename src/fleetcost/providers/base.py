@@ -38,6 +38,9 @@ class ParsedResponse:
     usage: Usage
     model: str | None
     finish_reason: str | None
+    # False when the response carried no usage block (missing or null): some
+    # OpenAI-compatible hosts omit it, and the pipeline then estimates.
+    usage_reported: bool = True
 
 
 @dataclass(slots=True)
@@ -53,6 +56,9 @@ class Answer:
     logprobs: list[float] | None = None
     tool_call: bool = False
     finish_reason: str | None = None
+    # Tool-call names and arguments as generated (JSON answers only): output
+    # tokens too, counted when usage must be estimated.
+    tool_text: str = ""
 
 
 class StreamTap(Protocol):

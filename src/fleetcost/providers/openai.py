@@ -125,9 +125,11 @@ class OpenAIAdapter:
         if isinstance(choices, list) and choices and isinstance(choices[0], dict):
             finish_reason = _str_or_none(choices[0].get("finish_reason"))
         return ParsedResponse(
-            usage=self.usage_from_provider(usage if isinstance(usage, dict) else {}),
+            usage=(normalised := _usage(usage if isinstance(usage, dict) else {})),
             model=_str_or_none(data.get("model")),
             finish_reason=finish_reason,
+            # Missing, null, or all zeros (no answered prompt has zero tokens).
+            usage_reported=normalised.total_tokens > 0,
         )
 
     def stream_tap(self, request: ChatRequest) -> OpenAIStreamTap:

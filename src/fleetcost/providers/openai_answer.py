@@ -34,7 +34,18 @@ def answer_from_json(body: bytes) -> Answer:
         tool_call=bool(message.get("tool_calls")),
         finish_reason=choice.get("finish_reason") if isinstance(
             choice.get("finish_reason"), str) else None,
+        tool_text=_tool_text(message.get("tool_calls")),
     )
+
+
+def _tool_text(calls: Any) -> str:
+    parts: list[str] = []
+    for call in calls if isinstance(calls, list) else ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            parts += [v for k in ("name", "arguments")
+                      if isinstance(v := function.get(k), str)]
+    return "".join(parts)
 
 
 def answer_from_stream(raw: bytes) -> Answer:

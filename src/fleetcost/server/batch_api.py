@@ -84,7 +84,12 @@ def match(app: GatewayApp, scope: Scope) -> Handler | None:
         async def retry(scope: Scope, body: bytes) -> Reply:
             if not _authorised(app, scope):
                 return _error(401, "admin API: missing or wrong admin key")
-            fresh = await asyncio.to_thread(store.retry, rest[1], new_call_id())
+            if app.batch is None:
+                return _error(409, "batch offload is disabled; a retry cannot be queued")
+            try:
+                fresh = await app.batch.retry(rest[1], new_call_id())
+            except FleetcostError as exc:  # no room in a budget: the dead letter stays
+                return _error(exc.status, exc.message)
             if fresh is None:
                 return _error(404, f"{rest[1]} is not a dead letter waiting for a retry")
             return Reply(200, [JSON], orjson.dumps(

@@ -261,6 +261,13 @@ replica sharing the store sees them.
     def settle(self, hold_id: str, charges: Sequence[BudgetCharge], nano: int,
                tokens: int) -> None: ...
 
+    def settle_once(self, hold_id: str, charges: Sequence[BudgetCharge], nano: int,
+                    tokens: int) -> bool:
+        """`settle`, at most once per `hold_id` ever: a repeat only drops the hold and
+        returns False. For settlements that a crash can make run twice (batch items,
+        whose ledger commit is in another file); the store remembers every id."""
+        ...
+
     def release(self, hold_id: str) -> None: ...
 
     def extend(self, hold_id: str, expires_at: float, owner: str | None = None) -> None:
@@ -340,6 +347,10 @@ class SemanticStore(Protocol):
     def delete(self, entry_ids: Sequence[str]) -> None: ...
 
     def body(self, entry_id: str) -> bytes | None: ...
+
+    def texts(self, entry_ids: Sequence[str]) -> dict[str, str]:
+        """Question texts by id (absent ids left out): memory does not keep them."""
+        ...
 
     def hit(self, entry_id: str) -> None: ...
 

@@ -12,7 +12,13 @@ Exactly once in the ledger: the results of a job, the ledger rows of its
 items, their dead letters and the job's end are one transaction on one
 file. A crash before it commits leaves the job `submitted`, and the results
 are fetched again from the provider, which keeps them; a crash after it
-leaves nothing to redo.
+leaves nothing to redo in this file.
+
+Budgets live in another file, so the charge cannot join that commit. An
+ended item with a hold keeps `budget_settled = 0` until the budget store has
+confirmed its charge (`unsettled` / `mark_settled`); the budget store's
+`settle_once` remembers every settled hold id, so charging again after a
+crash between the two is a no-op, never a second charge.
 """
 
 from __future__ import annotations
@@ -243,20 +249,57 @@ class SQLiteBatchStore:
         keys = ("id", "kind", "reason", "ts", "retried_as", "provider", "model")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
-    def retry(self, item_id: str, new_id: str) -> StoredItem | None:
-        """Queue a dead letter again under `new_id`; None if it is not a pending dead letter."""
+    def pending_dead_letter(self, item_id: str) -> StoredItem | None:
+        """The item, if it is a dead letter not yet retried."""
+        rows = self._run("SELECT 1 FROM batch_dead_letters WHERE item_id = ? "
+                         "AND retried_as IS NULL", (item_id,))
+        return self.get(item_id) if rows else None
+
+    def retry(self, item_id: str, new_id: str, hold: str | None = None) -> StoredItem | None:
+        """Queue a dead letter again under `new_id` with its new budget hold; None if it
+        is not a pending dead letter (any more: two retries race, one wins)."""
         old = self.get(item_id)
-        if old is None or self.retried_as(item_id) is not None:
-            return None
-        if not self._run("SELECT 1 FROM batch_dead_letters WHERE item_id = ?", (item_id,)):
+        if old is None:
             return None
         fresh = StoredItem(new_id, _now(), "queued", old.provider, old.wire, old.model,
                            old.requested_model, old.route_reason, old.identity, old.body,
-                           retry_of=item_id)
-        self.enqueue(fresh)
-        self._run("UPDATE batch_dead_letters SET retried_as = ? WHERE item_id = ?",
-                  (new_id, item_id))
-        return fresh
+                           retry_of=item_id, hold=hold)
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                won = self._conn.execute(
+                    "UPDATE batch_dead_letters SET retried_as = ? WHERE item_id = ? "
+                    "AND retried_as IS NULL", (new_id, item_id)).rowcount == 1
+                if won:
+                    self._conn.execute(_INSERT_ITEM, fresh.params())
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return fresh if won else None
+
+    def unsettled(self) -> list[tuple[str, str, str | None, int]]:
+        """(item id, hold, ledger cost, tokens) of ended items whose budget charge the
+        budget store has not confirmed: read from the ledger row, the one truth."""
+        rows = self._run(
+            "SELECT i.item_id, i.hold, c.cost_usd, c.input_tokens + c.output_tokens "
+            # The partial index holds only items still owing: a tick reads nothing else.
+            "FROM batch_items i INDEXED BY batch_items_unsettled "
+            "JOIN calls c ON c.call_id = i.item_id "
+            "WHERE i.hold IS NOT NULL AND i.budget_settled = 0 AND i.state IN "
+            f"{TERMINAL!r}")
+        return [(str(r[0]), str(r[1]), r[2], int(r[3])) for r in rows]
+
+    def mark_settled(self, item_ids: Sequence[str]) -> None:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany("UPDATE batch_items SET budget_settled = 1 "
+                                       "WHERE item_id = ?", [(i,) for i in item_ids])
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def counts(self) -> dict[str, int]:
         rows = self._run("SELECT state, COUNT(*) FROM batch_items GROUP BY state")

@@ -29,6 +29,7 @@ class MemoryBudgetLedger:
         self._holds: dict[str, list[_Hold]] = {}
         self._lock = threading.Lock()
         self._rules: dict[str, str] = {}
+        self._settled: set[str] = set()
 
     def _expire(self, now: float) -> None:
         for hold_id in [h for h, rows in self._holds.items() if rows[0].expires_at <= now]:
@@ -89,6 +90,18 @@ class MemoryBudgetLedger:
                 spent = self._spent.get(c.key, (0, 0))
                 self._spent[c.key] = (spent[0] + nano, spent[1] + tokens)
             self._holds.pop(hold_id, None)
+
+    def settle_once(self, hold_id: str, charges: Sequence[BudgetCharge], nano: int,
+                    tokens: int) -> bool:
+        with self._lock:
+            fresh = hold_id not in self._settled
+            self._settled.add(hold_id)
+            if fresh:
+                for c in charges:
+                    spent = self._spent.get(c.key, (0, 0))
+                    self._spent[c.key] = (spent[0] + nano, spent[1] + tokens)
+            self._holds.pop(hold_id, None)
+            return fresh
 
     def release(self, hold_id: str) -> None:
         with self._lock:

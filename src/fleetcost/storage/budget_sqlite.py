@@ -12,7 +12,9 @@ process). A bucket's reserved amount is the sum of its unexpired holds, so a
 crashed process's holds stop counting once their TTL passes without any
 clean-up; expired rows are swept inside the next reserve. The file is its own
 (`<ledger>-budgets.db` by default), so the ledger writer's batch commits
-never hold the lock a reserve waits for.
+never hold the lock a reserve waits for. `budget_settled` records every hold
+id settled through `settle_once` (batch items, whose ledger commit is in the
+other file and may be replayed after a crash); one short row per batch call.
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ CREATE TABLE IF NOT EXISTS budget_holds (
 );
 CREATE INDEX IF NOT EXISTS budget_holds_key ON budget_holds (key, expires_at);
 CREATE INDEX IF NOT EXISTS budget_holds_expiry ON budget_holds (expires_at);
+CREATE TABLE IF NOT EXISTS budget_settled (
+    hold_id TEXT PRIMARY KEY,
+    nano INTEGER NOT NULL,
+    tokens INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS budget_rules (
     name TEXT PRIMARY KEY,
     config TEXT NOT NULL
@@ -142,20 +149,35 @@ class SQLiteBudgetLedger:
 
     def settle(self, hold_id: str, charges: Sequence[BudgetCharge], nano: int,
                tokens: int) -> None:
+        self._charge(hold_id, charges, nano, tokens, once=False)
+
+    def settle_once(self, hold_id: str, charges: Sequence[BudgetCharge], nano: int,
+                    tokens: int) -> bool:
+        return self._charge(hold_id, charges, nano, tokens, once=True)
+
+    def _charge(self, hold_id: str, charges: Sequence[BudgetCharge], nano: int, tokens: int,
+                once: bool) -> bool:
+        """With `once`, the hold id's row in `budget_settled` is written in the same
+        transaction as the spend, so a replayed settlement finds it and charges nothing."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany(
-                    "INSERT INTO budget_spend (key, spent_nano, spent_tokens, window_end) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-                    "spent_nano = spent_nano + excluded.spent_nano, "
-                    "spent_tokens = spent_tokens + excluded.spent_tokens",
-                    [(c.key, nano, tokens, c.window_end) for c in charges])
+                fresh = not once or self._conn.execute(
+                    "INSERT OR IGNORE INTO budget_settled (hold_id, nano, tokens) "
+                    "VALUES (?, ?, ?)", (hold_id, nano, tokens)).rowcount == 1
+                if fresh:
+                    self._conn.executemany(
+                        "INSERT INTO budget_spend (key, spent_nano, spent_tokens, window_end) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                        "spent_nano = spent_nano + excluded.spent_nano, "
+                        "spent_tokens = spent_tokens + excluded.spent_tokens",
+                        [(c.key, nano, tokens, c.window_end) for c in charges])
                 self._conn.execute("DELETE FROM budget_holds WHERE hold_id = ?", (hold_id,))
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+        return fresh
 
     def release(self, hold_id: str) -> None:
         with self._lock:

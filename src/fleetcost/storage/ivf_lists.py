@@ -70,6 +70,10 @@ class RowList:
     def nbytes(self) -> int:
         return int(self._rows.nbytes)
 
+    def fit(self) -> None:
+        """Drop the growth slack (a list filled by appends, before it goes live)."""
+        self._rows = self._rows[: max(len(self.ids), _MIN_CAPACITY)].copy()
+
     def release(self) -> None:
         """Drop the rows (their entries moved to other lists) so retraining does not
         hold two copies of the scope for longer than one list at a time."""

@@ -220,6 +220,27 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     ("m011_rollup", M011_ROLLUP),
+    # Batch items whose budget charge is not yet confirmed by the budget store
+    # (a separate file): the poller settles them until it is. Items that ended
+    # before this were charged right after their commit, so they count as settled.
+    (
+        "m015_batch_settle",
+        """
+        ALTER TABLE batch_items ADD COLUMN budget_settled INTEGER NOT NULL DEFAULT 0;
+        UPDATE batch_items SET budget_settled = 1
+            WHERE state IN ('succeeded', 'errored', 'expired', 'canceled');
+        CREATE INDEX batch_items_unsettled ON batch_items (item_id)
+            WHERE hold IS NOT NULL AND budget_settled = 0
+        """,
+    ),
+    (
+        # Calls whose usage the provider did not report are priced from an
+        # offline count and flagged, so reports can tell estimated spend apart.
+        "m014_usage_estimated",
+        """
+        ALTER TABLE calls ADD COLUMN usage_source TEXT NOT NULL DEFAULT 'provider'
+        """,
+    ),
 ]
 
 

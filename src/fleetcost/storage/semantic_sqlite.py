@@ -68,6 +68,17 @@ class SQLiteSemanticStore:
                                      (entry_id,)).fetchone()
         return bytes(row[0]) if row else None
 
+    def texts(self, entry_ids: Sequence[str]) -> dict[str, str]:
+        """The stored question texts of `entry_ids` (missing ones left out), one query:
+        memory keeps vectors and metadata, a lookup reads only its few candidates."""
+        if not entry_ids:
+            return {}
+        marks = ", ".join("?" * len(entry_ids))
+        with self._lock:
+            rows = self._conn.execute(f"SELECT entry_id, text FROM semantic_entries "
+                                      f"WHERE entry_id IN ({marks})", tuple(entry_ids)).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def hit(self, entry_id: str) -> None:
         with self._lock:
             self._conn.execute("UPDATE semantic_entries SET hits = hits + 1 WHERE entry_id = ?",
