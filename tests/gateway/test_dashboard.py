@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -41,7 +42,13 @@ def test_dashboard_figures_equal_the_report(tmp_path: Path) -> None:
                 extra_headers={"X-Fleetcost-Agent": f"agent-{i % 3}",
                                "X-Fleetcost-Session": f"session-{i % 4}",
                                "X-Fleetcost-Task": ("booking", "refund")[i % 2]})
-        stamps = sorted(r["ts"] for r in stack.ledger(9))
+        parent = next(r for r in stack.ledger(9) if r["session_id"] == "session-0")
+        for i in range(2):  # a sub-agent working for session-0, in a session of its own
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": f"sub {i}"}],
+                extra_headers={"X-Fleetcost-Agent": "helper", "X-Fleetcost-Session": "helper-1",
+                               "X-Fleetcost-Parent": parent["call_id"]})
+        stamps = sorted(r["ts"] for r in stack.ledger(11))
         by_agent, by_session = _cli(stack.db, "agent"), _cli(stack.db, "session")
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -68,7 +75,17 @@ def test_dashboard_figures_equal_the_report(tmp_path: Path) -> None:
                     assert shown == str(sessions[key][field]), (key, field)
             page.click('table[data-group="session"] tr[data-key="session-0"]')
             page.wait_for_selector('table[data-group="calls"]')
-            assert page.locator('table[data-group="calls"] tr').count() == 1 + 3
+            # The drill-down lists what the report counts: its own 3 calls and the
+            # sub-agent's 2 rolled up into it, marked, adding up to the session's cost.
+            assert sessions["session-0"]["calls"] == 5 and "helper-1" not in sessions
+            assert page.locator('table[data-group="calls"] tr').count() == 1 + 5
+            subs = page.locator('table[data-group="calls"] tr[data-subagent]')
+            assert subs.count() == 2 and "sub-agent (helper-1)" in subs.first.inner_text()
+            drilled = httpx.get(stack.gateway + "/fleetcost/v1/session_calls",
+                                params={"session": "session-0"}).json()["calls"]
+            assert sum(Decimal(c["cost_usd"]) for c in drilled) == \
+                Decimal(sessions["session-0"]["cost_usd"])
+            assert [c["agent_id"] for c in drilled if c["subagent"]] == ["helper", "helper"]
             SCREENSHOTS.mkdir(exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
             # A range whose bounds are not on hour edges: the figures still equal the CLI's.

@@ -1,7 +1,7 @@
 """The dashboard: one static page in the gateway, drawing from the admin JSON API.
 
 No build step and no framework: the page is a single HTML file whose script
-fetches `/fleetcost/v1/report`, `/series`, `/sessions`, `/alerts`, `/calls`
+fetches `/fleetcost/v1/report`, `/series`, `/sessions`, `/alerts`, `/session_calls`
 (and `/budgets` when budgets exist) and draws tables and SVG charts. Every
 figure on it is a figure of those endpoints, computed by the same functions
 as `fleetcost report --json`, so the two never disagree.
@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from fleetcost.analytics.records import record_dict
 from fleetcost.analytics.report import sessions_view
 from fleetcost.pipeline.state import Reply
 from fleetcost.pricing.cost import format_usd
@@ -42,6 +43,33 @@ def _error(status: int, message: str) -> Reply:
 
 def _query(scope: Scope) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+
+
+def _session_calls(reader: ReaderFactory, authorised: Callable[[Scope], bool]) -> Handler:
+    async def session_calls(scope: Scope, body: bytes) -> Reply:
+        """`GET /fleetcost/v1/session_calls?session=ID&limit=500`: the drill-down, with the
+        sub-agent calls rolled up into the session (`"subagent": true`), newest first."""
+        if not authorised(scope):
+            return _error(401, "admin API: missing or wrong admin key")
+        qs = _query(scope)
+        session = qs.get("session")
+        try:
+            limit = int(qs.get("limit", "500"))
+        except ValueError:
+            return _error(400, "limit must be an integer")
+        if not session or limit < 1:
+            return _error(400, "session is required and limit must be positive")
+
+        def run() -> list[dict[str, object]]:
+            r = reader()
+            try:
+                return [{**record_dict(c), "subagent": sub}
+                        for c, sub in r.session_calls(session, limit)]
+            finally:
+                r.close()
+        return Reply(200, [JSON], orjson.dumps({"session": session,
+                                                "calls": await asyncio.to_thread(run)}))
+    return session_calls
 
 
 def route_table(app: GatewayApp, reader: ReaderFactory,
@@ -89,4 +117,5 @@ def route_table(app: GatewayApp, reader: ReaderFactory,
 
     return {("GET", "/dashboard"): dashboard,
             ("GET", "/fleetcost/v1/series"): series,
-            ("GET", "/fleetcost/v1/sessions"): sessions}
+            ("GET", "/fleetcost/v1/sessions"): sessions,
+            ("GET", "/fleetcost/v1/session_calls"): _session_calls(reader, authorised)}

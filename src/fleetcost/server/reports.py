@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -20,8 +21,9 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from fleetcost.analytics.alert_ledger import ledger_buckets
 from fleetcost.analytics.alerting import AlertBook, Sink, log_sink, webhook_sink
-from fleetcost.analytics.alerts import AlertRules, buckets, evaluate
+from fleetcost.analytics.alerts import Alert, AlertRules, buckets, evaluate
 from fleetcost.analytics.report import build
 from fleetcost.config import AlertsConfig
 from fleetcost.errors import ConfigError
@@ -29,6 +31,8 @@ from fleetcost.pipeline.state import Reply
 from fleetcost.server.handlers import Handler
 from fleetcost.server.io import Scope
 from fleetcost.storage.base import REPORT_KEYS, CallQuery, LedgerReader, UsageLog
+from fleetcost.storage.sqlite import SQLiteUsageLog
+from fleetcost.storage.sqlite_conn import connect
 
 if TYPE_CHECKING:
     from fleetcost.server.app import GatewayApp
@@ -54,13 +58,30 @@ class AlertLoop:
         self.book = AlertBook(sinks)
         self._cfg, self._rules, self._log = cfg, rules_of(cfg), usage_log
         self._task: asyncio.Task[None] | None = None
+        self._conn: sqlite3.Connection | None = None
 
     def check(self, now: datetime) -> None:
         """One evaluation at `now` (blocking: run it on a worker thread)."""
         at = now.replace(minute=0, second=0, microsecond=0)
+        self.book.update(self.holding(at), at)
+
+    def holding(self, at: datetime) -> list[Alert]:
+        """The rules that hold at `at` (an hour): from a SQLite ledger's aggregates (on a
+        connection of our own), else from the call records (`holding_from_calls`)."""
+        log_ = self._log
+        if not isinstance(log_, SQLiteUsageLog) or log_.path == ":memory:":
+            return self.holding_from_calls(at)
+        if self._conn is None:
+            self._conn = connect(log_.path)
+        data = ledger_buckets(self._conn, at, self._rules.window_hours,
+                              self._rules.baseline_days)
+        return evaluate(data, at, self._rules)
+
+    def holding_from_calls(self, at: datetime) -> list[Alert]:
+        """The reference: every call of the window and baseline as a record."""
         since = at - timedelta(hours=self._rules.window_hours, days=self._rules.baseline_days)
         rows = self._log.query(CallQuery(since=since.strftime("%Y-%m-%dT%H:%M:%S")))
-        self.book.update(evaluate(buckets(rows), at, self._rules), at)
+        return evaluate(buckets(rows), at, self._rules)
 
     async def _run(self) -> None:
         while True:
@@ -80,6 +101,9 @@ class AlertLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def route_table(app: GatewayApp, reader: ReaderFactory, alerts: AlertLoop,

@@ -156,6 +156,11 @@ class LedgerReader(Protocol):
         """The `session` groups of these sessions only (the dashboard's top sessions)."""
         ...
 
+    def session_calls(self, session: str, limit: int) -> list[tuple[CallRecord, bool]]:
+        """A session's calls after the sub-agent roll-up (as `session` groups count them),
+        newest first; True marks a sub-agent call rolled up into it."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -104,6 +104,13 @@ class MemoryLedgerReader:
     def __init__(self, log: UsageLog) -> None:
         self._log = log
 
+    def session_calls(self, session: str, limit: int) -> list[tuple[CallRecord, bool]]:
+        """The session's calls after the roll-up, newest first; True marks a sub-agent call."""
+        every = self._log.query(CallQuery(newest_first=True))
+        up = roots(every)
+        key = key_function("session", up)
+        return [(r, r.call_id in up) for r in every if key(r) == session][:limit]
+
     def _rows(self, q: CallQuery) -> tuple[list[CallRecord], Roots]:
         every = self._log.query(CallQuery())
         chosen = self._log.query(CallQuery(since=q.since, until=q.until))

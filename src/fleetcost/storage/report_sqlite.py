@@ -34,6 +34,7 @@ from fleetcost.storage.rollup_groups import (
     session_costs,
 )
 from fleetcost.storage.rollup_read import Plan
+from fleetcost.storage.session_calls import SessionCall, sqlite_session_calls
 from fleetcost.storage.sqlite_conn import connect
 
 _KEY_SQL = {
@@ -277,6 +278,9 @@ class SQLiteLedgerReader:
             return by_session(self._conn, p, keys)
         wanted = set(keys)
         return [g for g in self.groups("session", q) if g.key in wanted]
+
+    def session_calls(self, session: str, limit: int) -> list[SessionCall]:
+        return sqlite_session_calls(self._conn, session, limit)
 
     def call_costs(self, q: CallQuery) -> list[Decimal]:
         index, where, params = self._range(q)
