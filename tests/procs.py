@@ -41,6 +41,19 @@ def wait_healthy(
     raise RuntimeError(f"server at {url} not healthy after {timeout}s")
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, and SIGKILL after 15 s: a graceful stop drains the ledger writer,
+    but a wedged server must never hang the test session."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def fleetcost_process(
     args: list[str], port: int, *, cwd: Path | None = None, env: dict[str, str] | None = None,
@@ -65,10 +78,5 @@ def fleetcost_process(
             raise RuntimeError(f"{exc}\n{log.read().decode(errors='replace')[-3000:]}") from None
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()

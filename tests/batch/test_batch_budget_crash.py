@@ -35,7 +35,7 @@ import pytest
 from fleetcost.batch.faults import BUDGET_CHARGED, ENV, LEDGER_COMMITTED
 from tests.batch.test_batch_api import BUDGET_CONFIG, _until
 from tests.gateway.conftest import run_stack
-from tests.procs import fleetcost_process, free_port, wait_healthy
+from tests.procs import fleetcost_process, free_port, stop_process, wait_healthy
 
 CONFIG = """
 [batch]
@@ -97,13 +97,7 @@ class Gateway:
         return self.proc.wait(timeout=90)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def ledger(self, sql: str) -> list[tuple]:
         with sqlite3.connect(self.db) as conn:

@@ -27,7 +27,7 @@ import openai
 import pytest
 
 from fleetcost.pricing.catalog import Catalog, load_catalog
-from tests.procs import fleetcost_process, free_port, wait_healthy
+from tests.procs import fleetcost_process, free_port, stop_process, wait_healthy
 
 M = Decimal(1_000_000)
 CONFIG = """
@@ -65,13 +65,7 @@ class Gateway:
         self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def query(self, sql: str) -> list[tuple]:
         with sqlite3.connect(self.db) as conn:

@@ -22,18 +22,10 @@ from fleetcost.pricing.catalog import load_catalog
 from fleetcost.pricing.cost import cost
 from fleetcost.types import Usage
 from tests.gateway.conftest import Stack, run_stack
+from tests.gateway.test_sdk_e2e import TOOLS
 
 QUESTION = ("My checked bag did not arrive on flight 212 from Lisbon. It is a large blue "
             "suitcase with a red ribbon. What should I do, and how long does a claim take?")
-TOOLS = [{
-    "type": "function",
-    "function": {
-        "name": "get_reservation",
-        "description": "Look up a reservation by its code",
-        "parameters": {"type": "object", "properties": {"code": {"type": "string"}},
-                       "required": ["code"]},
-    },
-}]
 BUDGET = """
 [[budgets]]
 scope = "agent"
