@@ -48,6 +48,7 @@ $(VENV)/.installed-bench: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.report_bench $(REPORT_BENCH_ARGS)
+	$(BIN)/python -m bench.alert_bench
 	$(BIN)/python -m bench.router_bench --embed
 	$(BIN)/python -m bench.embed_bench
 	$(BIN)/python -m bench.budget_bench
