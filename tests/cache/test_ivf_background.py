@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,15 @@ from fleetcost.storage.vector_numpy import NumpyIndex
 
 PARAMS = IvfParams.defaults(train_at=1024, list_size=8, nprobe=16)
 
+
+
+def run_together(*targets: Callable[[], None]) -> None:
+    """Start every target in its own thread and wait (bounded) for all of them."""
+    threads = [threading.Thread(target=t) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
 
 def _unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
@@ -64,11 +74,7 @@ def test_concurrent_writes_and_searches_during_trainings() -> None:
                     if entry_id not in live:
                         bad.append(entry_id)
 
-    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    run_together(writer, reader)
     assert index.wait_trainings(120)
     assert not bad, f"removed entries returned: {bad[:5]}"
     assert seen_training[0] > 0  # writes did overlap a running training
@@ -134,11 +140,7 @@ def test_cache_serves_stored_text_under_concurrent_traffic(tmp_path: Path) -> No
                 if hit.text != texts[hit.entry_id] or hit.body != b'{"a": %d}' % n:
                     wrong.append(n)
 
-    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    run_together(writer, reader)
     assert index.wait_trainings(60)
     assert served and not wrong
     assert all(e.text == "" for e in cache._meta.values())  # no question text in memory
