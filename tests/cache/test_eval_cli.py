@@ -70,8 +70,29 @@ def test_without_guard_the_negatives_hit(
 
 def test_text_table_and_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = _run(["eval", "cache", str(_write(tmp_path)), "--limit", "2"], capsys)
-    assert out.startswith("2 pairs, verifier NetVerifier")
+    assert out.startswith("2 pairs in caches of 5000, verifier NetVerifier")
     assert "recommended for precision" in out
+
+
+def test_pairs_go_into_caches_of_the_given_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pair 0 and pair 1 are one paraphrase asked both ways round; in caches of one pair
+    each, query 1 cannot reach pair 0's question, which in one cache it hits (as the
+    wrong entry of its own pair when that is refused)."""
+    path = tmp_path / "pairs.jsonl"
+    rows = [("How do I learn Python?", "How can I learn Python?", 1),
+            ("What is the capital of France?", "How can I learn Python?", 0)]
+    path.write_text("".join(json.dumps({"text_a": a, "text_b": b, "label": y}) + "\n"
+                            for a, b, y in rows))
+    one = json.loads(_run(["eval", "cache", str(path), "--json", "--no-guard",
+                           "--threshold", "0.8", "--cache-pairs", "0"], capsys))
+    apart = json.loads(_run(["eval", "cache", str(path), "--json", "--no-guard",
+                             "--threshold", "0.8", "--cache-pairs", "1"], capsys))
+    assert (one["cache_pairs"], apart["cache_pairs"]) == (2, 1)
+    assert one["at_default"]["false_hit_rate"] == 1.0  # the label-0 query hit pair 0
+    assert apart["at_default"]["false_hit_rate"] == 0.0
+    assert one["at_default"]["recall"] == apart["at_default"]["recall"] == 1.0
 
 
 def test_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,6 +100,8 @@ def test_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         _run(["eval", "cache", str(tmp_path / "missing.jsonl")], capsys)
     with pytest.raises(BadRequest, match="threshold"):
         _run(["eval", "cache", str(_write(tmp_path)), "--threshold", "1.5"], capsys)
+    with pytest.raises(BadRequest, match="cache-pairs"):
+        _run(["eval", "cache", str(_write(tmp_path)), "--cache-pairs", "-1"], capsys)
 
 
 def test_real_quora_pairs_limit_200(capsys: pytest.CaptureFixture[str]) -> None:

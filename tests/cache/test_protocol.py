@@ -23,12 +23,22 @@ def test_headline_counts_every_non_partner_hit_as_wrong() -> None:
     assert p.hit_rate == 3 / 4
     assert p.precision == 1 / 3
     assert p.recall == 1 / 2
-    assert p.false_hit_rate == 2 / 2  # wrong hits per label-0 query
+    assert p.false_hit_rate == 2 / 2  # label-0 queries served a hit, per label-0 query
+    assert p.wrong_hits_per_negative == 2 / 2
     assert p.false_hit_rate_per_query == 2 / 4
     assert (p.false_hits_partner, p.false_hits_other, p.same_text_hits) == (1, 1, 1)
     # the alternative reading leaves the same-text hit out, as an extra field only
     assert p.precision_excl_same_text == 1 / 2
     assert p.false_hit_rate_excl_same_text == 1 / 2
+
+
+def test_a_positive_served_the_wrong_entry_costs_precision_not_false_hits() -> None:
+    """The false-hit rate is a share of the queries that should miss: a label-1 query
+    that hits another pair's question is a wrong hit, but not a query that should miss."""
+    served = [Served(2, 0.95), Served(-1, 0.0), Served(-1, 0.0), Served(-1, 0.0)]
+    p = measure(PAIRS, served, ENTRIES, 0.90)
+    assert (p.precision, p.recall, p.false_hit_rate) == (0.0, 0.0, 0.0)
+    assert p.wrong_hits_per_negative == 1 / 2 and p.false_hits_other == 1
 
 
 def test_threshold_cuts_hits_below_it() -> None:

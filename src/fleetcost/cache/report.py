@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from fleetcost.cache.evaluate import (
+    DEFAULT_CACHE_PAIRS,
     SWEEP,
     Pair,
     Served,
@@ -41,11 +42,12 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
     cache_path: Path | None = None,
     index: str = "exact",
+    cache_pairs: int | None = DEFAULT_CACHE_PAIRS,
 ) -> dict[str, object]:
     """Sweep, default, recommendation, held-out half and paraphrase proxy in one report."""
     start = time.perf_counter()
     floor = min(SWEEP[0], threshold)
-    sl = shortlist(pairs, candidates, floor, progress, cache_path, index)
+    sl = shortlist(pairs, candidates, floor, progress, cache_path, index, cache_pairs)
     preload(verifier, pairs, cache_path)
     passes, ms, cpu_ms = timed_judge(pairs, sl, verifier, floor)
     everything = [[True] * len(n) for n in sl.near]
@@ -55,6 +57,7 @@ def evaluate(
     default = measure(pairs, served[threshold], sl.entries, threshold)
     return {
         "pairs": len(pairs),
+        "cache_pairs": cache_pairs or len(pairs),
         "verifier": type(verifier).__name__,
         "candidates": candidates,
         "thresholds": sweep,
@@ -63,6 +66,7 @@ def evaluate(
             "threshold": threshold, "precision": default.precision,
             "recall": default.recall, "false_hit_rate": default.false_hit_rate,
             "hit_rate": default.hit_rate,
+            "wrong_hits_per_negative": default.wrong_hits_per_negative,
             "false_hit_rate_per_query": default.false_hit_rate_per_query,
             "precision_excl_same_text": default.precision_excl_same_text,
             "false_hit_rate_excl_same_text": default.false_hit_rate_excl_same_text,
@@ -76,20 +80,20 @@ def evaluate(
         "verifier_ms_per_call": round(ms, 4),
         "verifier_cpu_ms_per_call": round(cpu_ms, 4),
         "index": index_agreement(pairs, verifier, threshold, candidates, cache_path, index,
-                                 served[threshold]),
+                                 served[threshold], cache_pairs),
         "runtime_s": round(time.perf_counter() - start, 1),
     }
 
 
 def index_agreement(pairs: list[Pair], verifier: HitVerifier, threshold: float,
                     candidates: int, cache_path: Path | None, index: str,
-                    served: list[Served]) -> dict[str, object]:
+                    served: list[Served], cache_pairs: int | None = None) -> dict[str, object]:
     """How often an approximate index serves what the exact scan serves (same entry, or
     both a miss) at `threshold`: the quality guard of a faster index."""
     if index == "exact":
         return {"kind": index}
     floor = min(SWEEP[0], threshold)
-    exact = shortlist(pairs, candidates, floor, None, cache_path, "exact")
+    exact = shortlist(pairs, candidates, floor, None, cache_path, "exact", cache_pairs)
     reference = serve(exact, judge(pairs, exact, verifier, floor), threshold)
     differ = sum(a.entry != b.entry for a, b in zip(served, reference, strict=True))
     return {"kind": index, "threshold": threshold, "queries": len(served),

@@ -1,6 +1,6 @@
 """`fleetcost eval cache`: measure the semantic cache on labelled question pairs.
 
-    fleetcost eval cache PAIRS [--json] [--threshold T] [--limit N]
+    fleetcost eval cache PAIRS [--json] [--threshold T] [--limit N] [--cache-pairs N]
                                [--verifier default|guard|cosine] [--no-guard]
 
 PAIRS is JSONL (optionally .gz) of `{text_a, text_b, label}`. Embeddings are
@@ -34,6 +34,9 @@ def register(sub: Any, name: str, help_text: str) -> None:
     cache.add_argument("--threshold", type=float, default=None,
                        help="evaluate at this cosine instead of the configured default")
     cache.add_argument("--limit", type=int, default=None, help="use only the first N pairs")
+    cache.add_argument("--cache-pairs", type=int, default=None, metavar="N",
+                       help="pairs per cache, in file order (default 5000, where the "
+                            "issue's raw-cosine baseline reproduces; 0: one cache of all)")
     cache.add_argument("--verifier", choices=("default", "linear", "guard", "cosine"),
                        default="default",
                        help="match policy: the gateway's default (pair network), the "
@@ -68,6 +71,8 @@ def run_cache(args: argparse.Namespace) -> int:
         raise BadRequest("--threshold must be between 0 and 1", param="threshold")
     if args.limit is not None and args.limit <= 0:
         raise BadRequest("--limit must be positive", param="limit")
+    if args.cache_pairs is not None and args.cache_pairs < 0:
+        raise BadRequest("--cache-pairs must be 0 or more", param="cache-pairs")
     if args.candidates is None:
         args.candidates = CANDIDATES
     if args.candidates <= 0:
@@ -86,8 +91,11 @@ def run_cache(args: argparse.Namespace) -> int:
 
         threshold = default_threshold()
     index = args.index or index_kind(SemanticCacheConfig())
+    from fleetcost.cache.evaluate import DEFAULT_CACHE_PAIRS
+
+    cache_pairs = DEFAULT_CACHE_PAIRS if args.cache_pairs is None else args.cache_pairs or None
     report = evaluate(pairs, verifier, threshold, args.target_precision, args.candidates,
-                      stderr_progress("embedding"), index=index)
+                      stderr_progress("embedding"), index=index, cache_pairs=cache_pairs)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -111,7 +119,8 @@ def _verifier(kind: str) -> HitVerifier:
 
 def _print_table(report: dict[str, Any]) -> None:
     out = sys.stdout
-    out.write(f"{report['pairs']} pairs, verifier {report['verifier']}, "
+    out.write(f"{report['pairs']} pairs in caches of {report['cache_pairs']}, "
+              f"verifier {report['verifier']}, "
               f"{report['runtime_s']} s, {report['verifier_ms_per_call']} ms per verdict\n")
     out.write(f"{'threshold':>9} {'hit rate':>9} {'precision':>9} {'recall':>7} "
               f"{'false hits':>10} {'of which partner/other':>22}\n")
