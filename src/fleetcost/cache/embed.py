@@ -142,6 +142,12 @@ def _load(runtime: str | None = None) -> Loaded:
     return _loaded(runtime or os.environ.get(RUNTIME_ENV) or "auto")
 
 
+def active_runtime(runtime: str | None = None) -> str:
+    """What the embedding actually runs on ("auto" resolved, fallbacks taken): the
+    cross-encoder (cache/cross.py) runs on the same."""
+    return _load(runtime).runtime
+
+
 def embed(texts: list[str], batch_size: int = 32, runtime: str | None = None) -> FloatArray:
     """Embed texts as unit vectors, shape (len(texts), 384), float32.
 

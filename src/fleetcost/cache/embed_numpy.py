@@ -139,7 +139,11 @@ def load(weights: Path) -> _Model:
     (about 90 MB of float32)."""
     from safetensors.numpy import load_file
 
-    w = load_file(str(weights))
+    return from_weights(load_file(str(weights)))
+
+
+def from_weights(w: dict[str, Any]) -> _Model:
+    """The model from a name -> array mapping (the package's, or with tuned layers applied)."""
     return _Model(
         word=w["embeddings.word_embeddings.weight"],
         position=w["embeddings.position_embeddings.weight"],

@@ -99,22 +99,26 @@ def graph_file(weights: Path, directory: Path | None = None) -> tuple[Path | byt
     return path, True
 
 
+def session(graph: Path | bytes) -> Any:
+    """An onnxruntime session on one intra-op thread (see the module docstring)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3  # errors only: no optimiser chatter on stderr
+    source = str(graph) if isinstance(graph, Path) else graph
+    return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+
+
 class OnnxModel:
     """An inference session over the graph; `forward` is safe from many threads
     and releases the GIL while it runs."""
 
     def __init__(self, graph: Path | bytes) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3  # errors only: no optimiser chatter on stderr
-        source = str(graph) if isinstance(graph, Path) else graph
-        self._session: Any = ort.InferenceSession(
-            source, opts, providers=["CPUExecutionProvider"])
+        self._session: Any = session(graph)
 
     def forward(self, ids: npt.NDArray[np.int64], mask: npt.NDArray[np.int64]) -> FloatArray:
         out: FloatArray = self._session.run(

@@ -160,8 +160,15 @@ def judge(
     A verifier refuses below its threshold and otherwise judges the texts, so
     one verdict at the floor tells every higher threshold's answer too.
     """
-    return [[verifier.verdict(p.text_b, sl.entries[i], s, floor) is None for i, s in near]
-            for p, near in zip(pairs, sl.near, strict=True)]
+    many = getattr(verifier, "verdicts", None)
+    if many is None:
+        return [[verifier.verdict(p.text_b, sl.entries[i], s, floor) is None for i, s in near]
+                for p, near in zip(pairs, sl.near, strict=True)]
+    # a verifier with a model pass per candidate batches them: same verdicts, one run
+    items = [(p.text_b, sl.entries[i], s) for p, near in zip(pairs, sl.near, strict=True)
+             for i, s in near]
+    flat = iter(many(items, floor))
+    return [[next(flat) is None for _ in near] for near in sl.near]
 
 
 def serve(sl: Shortlist, passes: list[list[bool]], t: float) -> list[Served]:

@@ -106,18 +106,25 @@ class NetVerifier:
             return 0.0
         return float(self.net.probability(x[None, :])[0])
 
+    def screen(self, query: str, candidate: str, cosine: float) -> tuple[str | None, float, str]:
+        """(the hard rule that refuses, or None; the network's probability; the most
+        telling lexical difference, for a refusal's reason)."""
+        s, x = self.features(query, candidate, cosine)
+        rule = _broken(s)
+        if rule is None and flipped(self._details.get_or(query, extract),
+                                    self._details.get_or(candidate, extract)):
+            rule = "qualifier"
+        if rule is not None:
+            return rule, 0.0, rule
+        return None, float(self.net.probability(x[None, :])[0]), _reason(s)
+
     def verdict(self, query: str, candidate: str, cosine: float, threshold: float) -> str | None:
         if cosine < threshold:
             return "below_threshold"
-        s, x = self.features(query, candidate, cosine)
-        rule = _broken(s)
+        rule, p, why = self.screen(query, candidate, cosine)
         if rule is not None:
             return rule
-        if flipped(self._details.get_or(query, extract), self._details.get_or(candidate, extract)):
-            return "qualifier"
-        if float(self.net.probability(x[None, :])[0]) >= self.net.accept:
-            return None
-        return _reason(s)
+        return None if p >= self.net.accept else why
 
     def _word_vectors(self, words: list[str]) -> FloatArray:
         import numpy as np

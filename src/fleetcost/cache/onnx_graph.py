@@ -145,9 +145,14 @@ def _pool(g: _Graph, h: str, mask: str) -> str:
     return g.op("Div", [pooled, norm])
 
 
-def build(weights: dict[str, np.ndarray[Any, Any]]) -> Any:
+def build(weights: dict[str, np.ndarray[Any, Any]], head: Any = None) -> Any:
     """The ModelProto: inputs input_ids, attention_mask (int64, [batch, seq]);
-    output embeddings (float32, [batch, 384], unit length)."""
+    output embeddings (float32, [batch, 384], unit length).
+
+    With `head` (weight (384,), bias (1,)), the graph scores a text pair
+    instead (cache/cross.py): output probability (float32, [batch]) =
+    sigmoid(head . embedding + bias) of the pair's joint encoding.
+    """
     from onnx import TensorProto, checker, helper
 
     g = _Graph()
@@ -156,13 +161,23 @@ def build(weights: dict[str, np.ndarray[Any, Any]]) -> Any:
     for i in range(_LAYERS):
         h = _layer(g, h, bias, weights, i)
     out = _pool(g, h, mask)
-    g.nodes.append(helper.make_node("Identity", [out], ["embeddings"]))
+    name, shape = "embeddings", ["batch", _HIDDEN]
+    if head is not None:
+        import numpy as np
+
+        head_w, head_b = head
+        column = g.const("head.w", np.asarray(head_w, np.float32).reshape(_HIDDEN, 1))
+        logit = g.op("Add", [g.op("MatMul", [out, column]),
+                             g.const("head.b", np.asarray(head_b, np.float32).reshape(1))])
+        out = g.op("Sigmoid", [g.op("Squeeze", [logit, "axis_last"])])
+        name, shape = "probability", ["batch"]
+    g.nodes.append(helper.make_node("Identity", [out], [name]))
     dims = ["batch", "sequence"]
     graph = helper.make_graph(
         g.nodes, "all-MiniLM-L6-v2",
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, dims),
          helper.make_tensor_value_info("attention_mask", TensorProto.INT64, dims)],
-        [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", _HIDDEN])],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)],
         g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="fleetcost", producer_version=str(GRAPH_VERSION))

@@ -55,17 +55,15 @@ def _word_vectors(words: list[str]) -> FloatArray:
 def default_verifier() -> HitVerifier:
     """The verifier the gateway and `eval cache` use unless configured otherwise.
 
-    The pair network (cache/netverify.py, weights in cache/verifier_net.npz),
-    with numbers, negation and opposite qualifiers as hard rules. Held out
-    (`fleetcost eval cache PAIRS --limit 5000`, half 1) at its floor 0.84:
-    false hits 16.3% at recall 0.50 where the raw cosine has 20-22% at that
-    recall; the restatement proxy in caches of 1,000: precision 0.987, recall
-    0.61. Neither reaches the issue's Quora target (see verifier_net.json).
+    The blend of cosine, pair network and cross-encoder (cache/crossverify.py;
+    weights in verifier_cross.npz and verifier_net.npz, operating point in
+    verifier_cross.json), with numbers, negation and opposite qualifiers as
+    hard rules. Held-out figures are in verifier_cross.json and docs/NOTES.md.
     """
-    from fleetcost.cache.netverify import NetVerifier
+    from fleetcost.cache.crossverify import CrossVerifier
 
-    verifier = NetVerifier()
-    verifier.warm()  # the word table loads with the cache, not on the first lookup
+    verifier = CrossVerifier()
+    verifier.warm()  # the word table and the pair graph load with the cache
     return verifier
 
 
@@ -75,6 +73,6 @@ def default_threshold() -> float:
     The gateway's `[cache.semantic] threshold` defaults to it, and so does
     `eval cache` (`at_default`): one setting, measured where it is served.
     """
-    from fleetcost.cache.netverify import PairNet
+    from fleetcost.cache.crossverify import Blend
 
-    return PairNet.load().threshold
+    return Blend.load().threshold

@@ -1,0 +1,153 @@
+"""Choose the blend's weights and operating point: `python -m fleetcost.cache.select_cross PAIRS`.
+
+Writes cache/verifier_cross.json. Only half 0 fold 1 queries are counted (the
+cross-encoder and the pair network were fitted on fold 0), in caches of
+DEFAULT_CACHE_PAIRS pairs as `fleetcost eval cache` builds them, so half 1
+stays held out for the figures the report quotes.
+
+Objective: the most Quora recall with at most TARGET_FHR - MARGIN false hits
+there, among the blends that keep precision >= PARA_PRECISION and recall >=
+PARA_RECALL on the selection split of the hand-written restatements
+(scripts/data, one cache of their text_a); if none does, the most
+restatement recall at that precision and Quora bound. Why both: one default
+must serve Quora-like traffic (hard, noisy negatives) and plain restatements
+(the other target), and each set alone drags the point its own way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fleetcost.cache.crossverify import Blend, bundled_meta
+from fleetcost.cache.evaluate import (
+    DEFAULT_CACHE_PAIRS,
+    Pair,
+    Served,
+    Shortlist,
+    load_pairs,
+    measure,
+    shortlist,
+)
+from fleetcost.cache.train_net import fold
+
+TARGET_FHR = 0.03
+MARGIN = 0.003
+PARA_PRECISION = 0.955
+PARA_RECALL = 0.62
+RESTATEMENTS = Path(__file__).resolve().parents[3] / "scripts" / "data"
+BLOCKS = 4  # 20,000 pairs: ~5,000 fold-1 queries
+WEIGHTS = tuple(itertools.product((0.0, 0.5, 1.0), (0.5, 1.0, 1.5), (0.0, 1.0, 2.0, 3.0)))
+FLOORS = (0.78, 0.80, 0.82, 0.84, 0.86, 0.88)
+ACCEPTS = tuple(round(-2.0 + 0.25 * i, 2) for i in range(33))
+
+
+def restatement_split(pair: Pair) -> str:
+    """"train" for 3 in 4 written rows (by a hash of text_a), else "select"."""
+    import hashlib
+
+    digest = hashlib.sha256(pair.text_a.encode()).digest()[0]
+    return "select" if digest % 4 == 0 else "train"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    entry: int
+    cosine: float
+    p_net: float  # 0 when a hard rule refuses
+    p_cross: float
+    refused: bool
+
+
+def candidates(pairs: list[Pair], verifier: Any, cache_pairs: int | None = DEFAULT_CACHE_PAIRS,
+               ) -> tuple[Shortlist, list[list[Candidate]]]:
+    """Every shortlisted candidate's three views, computed once for the whole grid."""
+    sl = shortlist(pairs, 4, FLOORS[0], cache_pairs=cache_pairs)
+    rows: list[list[Candidate]] = []
+    todo: list[tuple[str, str]] = []
+    for p, near in zip(pairs, sl.near, strict=True):
+        row = []
+        for i, s in near:
+            rule, p_net, _why = verifier.net.screen(p.text_b, sl.entries[i], s)
+            row.append(Candidate(i, s, p_net, 0.0, rule is not None))
+            todo.append((p.text_b, sl.entries[i]))
+        rows.append(row)
+    probs = iter(verifier.scorer.scores(todo))
+    rows = [[Candidate(c.entry, c.cosine, c.p_net, next(probs), c.refused) for c in r]
+            for r in rows]
+    return sl, rows
+
+
+def point(pairs: list[Pair], sl: Shortlist, rows: list[list[Candidate]], keep: list[int],
+          blend: Blend) -> dict[str, float]:
+    served = []
+    for i in keep:
+        hit = next((Served(c.entry, c.cosine) for c in rows[i] if not c.refused
+                    and c.cosine >= blend.threshold
+                    and blend.score(c.p_net, c.p_cross, c.cosine) >= blend.accept),
+                   Served(-1, 0.0))
+        served.append(hit)
+    m = measure([pairs[i] for i in keep], served, sl.entries, blend.threshold)
+    return {"precision": m.precision, "recall": m.recall, "false_hit_rate": m.false_hit_rate,
+            "queries": m.queries}
+
+
+def select(pairs: list[Pair], written: list[Pair], verifier: Any,
+           ) -> tuple[Blend, dict[str, Any]]:
+    chosen = pairs[: BLOCKS * DEFAULT_CACHE_PAIRS]
+    sl, rows = candidates(chosen, verifier)
+    keep = [i for i, p in enumerate(chosen) if p.half == 0 and fold(p) == 1]
+    wsl, wrows = candidates(written, verifier, None)
+    wkeep = list(range(len(written)))
+    best: tuple[tuple[int, float], Blend, dict[str, Any]] | None = None
+    for (w_net, w_cross, w_cos), floor in itertools.product(WEIGHTS, FLOORS):
+        for accept in ACCEPTS:
+            blend = Blend(w_net, w_cross, w_cos, accept, floor, {})
+            m = point(chosen, sl, rows, keep, blend)
+            if m["false_hit_rate"] > TARGET_FHR - MARGIN:
+                continue
+            r = point(written, wsl, wrows, wkeep, blend)
+            if r["precision"] < PARA_PRECISION:
+                continue
+            met = r["recall"] >= PARA_RECALL
+            key = (int(met), m["recall"] if met else r["recall"])
+            if best is None or key > best[0]:
+                best = (key, blend, {"quora": m, "restatements": r})
+            break  # accepts ascend: the first one within both bounds keeps the most recall
+    if best is None:
+        raise RuntimeError("no blend reaches the false-hit bound on fold 1")
+    return best[1], best[2]
+
+
+def main() -> None:
+    from fleetcost.cache.crossverify import CrossVerifier
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pairs", type=Path)
+    parser.add_argument("--out", type=Path, default=bundled_meta())
+    args = parser.parse_args()
+    verifier = CrossVerifier(Blend(1.0, 1.0, 1.0, 0.0, 0.8, {}))
+    verifier.warm()
+    written = [p for path in sorted(RESTATEMENTS.glob("restatements_train_*.jsonl"))
+               for p in load_pairs(path) if restatement_split(p) == "select"]
+    blend, fit = select(load_pairs(args.pairs), written, verifier)
+    meta = {
+        "weights": {"net": blend.w_net, "cross": blend.w_cross, "cosine": blend.w_cos},
+        "accept": blend.accept, "threshold": blend.threshold,
+        "score": "w_net*logit(p_net) + w_cross*logit(p_cross) + w_cos*20*(cosine-0.9)",
+        "selected_on": f"half 0 fold 1 queries of the first {BLOCKS * DEFAULT_CACHE_PAIRS} "
+                       f"pairs, caches of {DEFAULT_CACHE_PAIRS}",
+        "objective": f"most Quora recall at false-hit rate <= {TARGET_FHR - MARGIN} with "
+                     f"restatement precision >= {PARA_PRECISION}, recall >= {PARA_RECALL}",
+        "selection": fit,
+    }
+    args.out.write_text(json.dumps(meta, indent=1) + "\n")
+    print(json.dumps(meta, indent=1))
+
+
+if __name__ == "__main__":
+    main()
