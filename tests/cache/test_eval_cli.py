@@ -53,7 +53,7 @@ def test_json_report_on_small_file(tmp_path: Path, capsys: pytest.CaptureFixture
     # the default verifier serves both paraphrases and refuses both one-detail negatives
     assert (d["precision"], d["recall"], d["false_hit_rate"]) == (1.0, 1.0, 0.0)
     assert set(d) >= {"threshold", "precision", "recall", "false_hit_rate"}
-    assert report["verifier"] == "CrossVerifier"
+    assert report["verifier"] == "NetVerifier"
     assert report["verifier_ms_per_call"] > 0 and report["runtime_s"] >= 0
     assert (tmp_path / "xdg" / "fleetcost" / "embeddings.sqlite3").is_file()
 
@@ -70,7 +70,7 @@ def test_without_guard_the_negatives_hit(
 
 def test_text_table_and_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = _run(["eval", "cache", str(_write(tmp_path)), "--limit", "2"], capsys)
-    assert out.startswith("2 pairs in caches of 5000, verifier CrossVerifier")
+    assert out.startswith("2 pairs in caches of 5000, verifier NetVerifier")
     assert "recommended for precision" in out
 
 

@@ -1,4 +1,4 @@
-"""The default hit verifier: hard rules, then one score blending three views of the pair.
+"""A hit verifier: hard rules, then one score blending three views of the pair (opt-in).
 
 Why a blend: each view misses what another sees. The cosine of the two
 embeddings is the strongest single signal at the top of the range (raw cosine

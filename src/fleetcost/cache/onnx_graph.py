@@ -161,7 +161,8 @@ def build(weights: dict[str, np.ndarray[Any, Any]], head: Any = None) -> Any:
     for i in range(_LAYERS):
         h = _layer(g, h, bias, weights, i)
     out = _pool(g, h, mask)
-    name, shape = "embeddings", ["batch", _HIDDEN]
+    name = "embeddings"
+    shape: list[str | int] = ["batch", _HIDDEN]
     if head is not None:
         import numpy as np
 

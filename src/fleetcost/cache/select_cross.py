@@ -101,7 +101,7 @@ def select(pairs: list[Pair], written: list[Pair], verifier: Any,
     chosen = pairs[: BLOCKS * DEFAULT_CACHE_PAIRS]
     sl, rows = candidates(chosen, verifier)
     keep = [i for i, p in enumerate(chosen) if p.half == 0 and fold(p) == 1]
-    wsl, wrows = candidates(written, verifier, None)
+    wsl, wrows = candidates(written, verifier, None) if written else (Shortlist([], []), [])
     wkeep = list(range(len(written)))
     best: tuple[tuple[int, float], Blend, dict[str, Any]] | None = None
     for (w_net, w_cross, w_cos), floor in itertools.product(WEIGHTS, FLOORS):
@@ -110,7 +110,8 @@ def select(pairs: list[Pair], written: list[Pair], verifier: Any,
             m = point(chosen, sl, rows, keep, blend)
             if m["false_hit_rate"] > TARGET_FHR - MARGIN:
                 continue
-            r = point(written, wsl, wrows, wkeep, blend)
+            r = (point(written, wsl, wrows, wkeep, blend) if written
+                 else {"precision": 1.0, "recall": 1.0, "queries": 0})
             if r["precision"] < PARA_PRECISION:
                 continue
             met = r["recall"] >= PARA_RECALL

@@ -55,15 +55,16 @@ def _word_vectors(words: list[str]) -> FloatArray:
 def default_verifier() -> HitVerifier:
     """The verifier the gateway and `eval cache` use unless configured otherwise.
 
-    The blend of cosine, pair network and cross-encoder (cache/crossverify.py;
-    weights in verifier_cross.npz and verifier_net.npz, operating point in
-    verifier_cross.json), with numbers, negation and opposite qualifiers as
-    hard rules. Held-out figures are in verifier_cross.json and docs/NOTES.md.
+    The pair network (cache/netverify.py, weights in cache/verifier_net.npz),
+    with numbers, negation and opposite qualifiers as hard rules. Why not the
+    cross-encoder blend (cache/crossverify.py, `eval cache --verifier cross`):
+    at the operating point that keeps Quora's false hits under 3% it refuses
+    plain paraphrases ("export my data to CSV" / "as CSV"); see docs/NOTES.md.
     """
-    from fleetcost.cache.crossverify import CrossVerifier
+    from fleetcost.cache.netverify import NetVerifier
 
-    verifier = CrossVerifier()
-    verifier.warm()  # the word table and the pair graph load with the cache
+    verifier = NetVerifier()
+    verifier.warm()  # the word table loads with the cache, not on the first lookup
     return verifier
 
 
@@ -73,6 +74,6 @@ def default_threshold() -> float:
     The gateway's `[cache.semantic] threshold` defaults to it, and so does
     `eval cache` (`at_default`): one setting, measured where it is served.
     """
-    from fleetcost.cache.crossverify import Blend
+    from fleetcost.cache.netverify import PairNet
 
-    return Blend.load().threshold
+    return PairNet.load().threshold
