@@ -37,6 +37,9 @@ from fleetcost.cache.train_net import fold
 
 TARGET_FHR = 0.03
 MARGIN = 0.003
+# The selection split is a third one-detail negatives: raw cosine there gives 0.794
+# precision at 0.718 recall where the paraphrase sets give 0.94 at 0.72, so
+# 0.93 here asks more than 0.95 there.
 PARA_PRECISION = 0.93
 PARA_RECALL = 0.62
 RESTATEMENTS = Path(__file__).resolve().parents[3] / "scripts" / "data"
