@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,9 @@ HEADS, HIDDEN, LAYERS = 12, 384, 6
 POOL_SCALE = 8.0  # the head sees 8 * unit pooled vector: logits start in a useful range
 LR_LAYERS, LR_HEAD, WARMUP = 6e-5, 1e-3, 100
 RESTATEMENT_REPEAT = 4  # ~780 written rows beside ~15,000 Quora rows: seen as often as a topic
+SURFACE_ROWS = 3000  # the same question retyped, labelled 1 (see surface_rows)
+LIGHT_EDIT_ROWS = 3000  # one or two words swapped for a synonym, labelled 1 (see light_edits)
+SYNONYMS = Path("scripts/data/synonyms.tsv")
 
 
 class Block(nn.Module):
@@ -174,6 +178,74 @@ def train(model: Cross, tok: Any, rows: list[tuple[str, str, float]], epochs: in
         print(f"epoch {epoch}: loss {loss_sum / len(batches):.4f}", file=sys.stderr, flush=True)
 
 
+def retyped(text: str, rng: random.Random) -> str:
+    """The text as another user might type the very same question: case, spacing, end marks."""
+    kind = rng.randrange(6)
+    if kind == 1:
+        return text.lower()
+    if kind == 2:
+        return text.rstrip("?.! ")
+    if kind == 3:
+        return text.rstrip("?.! ") + " ?"
+    if kind == 4:
+        return text.replace(",", "")
+    if kind == 5 and text:
+        return text[0].swapcase() + text[1:]
+    return text
+
+
+def surface_rows(texts: list[str], n: int, seed: int = 0) -> list[tuple[str, str, float]]:
+    """(text, the same text retyped, 1) for n texts drawn from the training questions.
+
+    Why: without them the model never sees a pair that is textually one
+    question, while Quora's label-0 pairs are mostly near-identical texts one
+    detail apart; fitted on those alone it scored a question against itself
+    as a near-certain miss (0.05 for "How do I export my data to CSV?").
+    """
+    rng = random.Random(seed)
+    picked = rng.sample(texts, min(n, len(texts)))
+    return [(t, retyped(t, rng), 1.0) for t in picked]
+
+
+def load_synonyms(path: Path) -> list[tuple[re.Pattern[str], str]]:
+    rows = [line.split("\t") for line in path.read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    return [(re.compile(rf"\b{re.escape(a)}\b", re.IGNORECASE), b) for a, b in rows]
+
+
+def _swap(text: str, pattern: re.Pattern[str], word: str) -> str:
+    def keep_case(m: re.Match[str]) -> str:
+        return word[0].upper() + word[1:] if m.group(0)[0].isupper() else word
+
+    return pattern.sub(keep_case, text, count=1)
+
+
+def light_edits(texts: list[str], n: int, table: list[tuple[re.Pattern[str], str]],
+                seed: int = 1) -> list[tuple[str, str, float]]:
+    """(text, the text with one or two words swapped for a synonym, 1) for up to n texts.
+
+    Why: the one-detail negatives (Quora's and the written ones) are near-identical
+    texts with one word changed, while nearly every positive is restructured; a
+    model fitted on those alone refuses "330 metres tall" / "330 metres high"
+    (0.007) and "lose weight fast" / "quickly". These rows show it that a
+    changed word which keeps the meaning is not a changed detail.
+    """
+    rng = random.Random(seed)
+    out: list[tuple[str, str, float]] = []
+    for text in rng.sample(texts, len(texts)):
+        found = [(pat, w) for pat, w in table if pat.search(text)]
+        if not found:
+            continue
+        edited = text
+        for pat, w in rng.sample(found, min(len(found), 1 + (rng.random() < 0.3))):
+            edited = _swap(edited, pat, w)
+        if edited != text:
+            out.append((text, edited, 1.0))
+        if len(out) >= n:
+            break
+    return out
+
+
 def export(model: Cross, base: dict[str, np.ndarray[Any, Any]], out: Path) -> None:
     from fleetcost.cache.cross import SCALE_SUFFIX, quantise_delta
 
@@ -222,6 +294,9 @@ def main() -> None:
     for path in args.restatements:
         written = [p for p in load_pairs(path) if restatement_split(p) == "train"]
         rows += [(p.text_b, p.text_a, float(p.label)) for p in written] * RESTATEMENT_REPEAT
+    texts = sorted({t for q, c, _y in rows for t in (q, c)})
+    rows += surface_rows(texts, SURFACE_ROWS)
+    rows += light_edits(texts, LIGHT_EDIT_ROWS, load_synonyms(SYNONYMS))
     rows += [(c, q, y) for q, c, y in rows]  # both ways round: the pair is unordered
     model = Cross({k: torch.tensor(v) for k, v in base.items()}, args.layers_from)
     train(model, tok, rows, args.epochs)

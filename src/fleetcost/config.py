@@ -92,7 +92,7 @@ class SemanticCacheConfig(_Strict):
     # Off by default: it needs the `semantic` extra and the model package.
     enabled: bool = False
     # Minimum cosine to consider a stored question, unless the task type has its own.
-    # None: the floor the default verifier was tuned with (cache/verifier_net.json).
+    # None: the floor the default verifier was chosen with (cache/verifier_cross.json).
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     # Task type (X-Fleetcost-Task) -> threshold.
     thresholds: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)

@@ -100,3 +100,13 @@ def test_blend_reach_and_logit_are_bounded() -> None:
     assert not blend.undecided(3.0 - 100)  # refused whatever it says
     assert blend.undecided(3.0)
     assert blend.score(0.5, 0.5, 0.9) == 0.0
+
+
+def test_the_same_question_typed_twice_is_served() -> None:
+    """Case, spacing and end marks differ, the words do not: served whatever the models say."""
+    verifier = CrossVerifier()
+    asked = [("How do I export my data to CSV?", "how do I export my data to CSV ?", 0.99),
+             ("Reset my password, please.", "reset my password please", 0.97)]
+    assert verifier.verdicts(asked, verifier.threshold) == [None, None]
+    # the floor still comes first
+    assert verifier.verdict("Where is Paris?", "where is paris", 0.5, 0.8) == "below_threshold"

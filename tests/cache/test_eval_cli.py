@@ -53,7 +53,7 @@ def test_json_report_on_small_file(tmp_path: Path, capsys: pytest.CaptureFixture
     # the default verifier serves both paraphrases and refuses both one-detail negatives
     assert (d["precision"], d["recall"], d["false_hit_rate"]) == (1.0, 1.0, 0.0)
     assert set(d) >= {"threshold", "precision", "recall", "false_hit_rate"}
-    assert report["verifier"] == "NetVerifier"
+    assert report["verifier"] == "CrossVerifier"
     assert report["verifier_ms_per_call"] > 0 and report["runtime_s"] >= 0
     assert (tmp_path / "xdg" / "fleetcost" / "embeddings.sqlite3").is_file()
 
@@ -70,7 +70,7 @@ def test_without_guard_the_negatives_hit(
 
 def test_text_table_and_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = _run(["eval", "cache", str(_write(tmp_path)), "--limit", "2"], capsys)
-    assert out.startswith("2 pairs in caches of 5000, verifier NetVerifier")
+    assert out.startswith("2 pairs in caches of 5000, verifier CrossVerifier")
     assert "recommended for precision" in out
 
 
@@ -125,4 +125,5 @@ def test_restatement_probe_at_the_default(capsys: pytest.CaptureFixture[str]) ->
     one-detail negatives, one cache): what `at_default` says there, with the real model."""
     probe = Path(__file__).parent / "data" / "restatements.jsonl"
     d = json.loads(_run(["eval", "cache", str(probe), "--json"], capsys))["at_default"]
-    assert d["precision"] >= 0.9 and d["recall"] >= 0.8, d
+    # the issue's paraphrase target; 1.0 precision at 0.60 recall when the blend was chosen
+    assert d["precision"] >= 0.95 and d["recall"] >= 0.6, d

@@ -145,11 +145,11 @@ def test_expired_entries_are_skipped_and_dropped() -> None:
 def test_invalidate_by_tag() -> None:
     cache = _cache()
     _put(cache, "How do I update my billing address?", tags=("billing",))
-    _put(cache, "How do I export my data to CSV?")
+    _put(cache, "How do I download my invoices as a PDF?")
     assert cache.invalidate("other-tenant", "billing") == 0
     assert cache.invalidate("t", "billing") == 1
     assert _get(cache, "How can I update my billing address?") is None
-    assert _get(cache, "How can I export my data as CSV?") is not None
+    assert _get(cache, "How can I download my invoices as a PDF?") is not None
 
 
 def test_capacity_evicts_the_least_earning(tmp_path: Path) -> None:

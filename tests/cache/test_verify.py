@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from fleetcost.cache.crossverify import Blend
 from fleetcost.cache.embed import embed
 from fleetcost.cache.learned import LearnedVerifier, PairModel, bundled_path
 from fleetcost.cache.netverify import NetVerifier, PairNet, bundled_paths
@@ -41,14 +42,15 @@ def _cos(a: str, b: str) -> float:
 
 
 def test_most_restatements_are_served_at_the_default() -> None:
-    """A rate, not each pair: the network refuses some restatements of topics Quora
-    repeats often ("lose weight fast" / "quickly"), and the report says so."""
+    """A rate, not each pair: the default (the cross-encoder blend) trades recall for
+    precision and refuses some plain restatements (27 of these 44 served when it was
+    chosen; "lose weight fast" / "quickly", a topic Quora repeats, is refused)."""
     rows = [json.loads(line) for line in RESTATEMENTS.read_text().splitlines() if line.strip()]
     pairs = [(r["text_a"], r["text_b"]) for r in rows if r["label"] == 1] + RESTATED
     verifier, floor = default_verifier(), default_threshold()
     served = [verifier.verdict(b, a, _cos(a, b), floor) is None for a, b in pairs]
     refused = [p for p, ok in zip(pairs, served, strict=True) if not ok]
-    assert sum(served) / len(pairs) >= 0.8, refused
+    assert sum(served) / len(pairs) >= 0.55, refused
 
 
 def test_an_opposite_qualifier_is_refused() -> None:
@@ -75,7 +77,7 @@ def test_one_detail_apart_is_refused(a: str, b: str) -> None:
     assert CosineVerifier().verdict(b, a, cos, FLOOR) is None
     reason = verifier.verdict(b, a, cos, FLOOR)
     assert reason in {"numbers", "negation", "names", "content", "similarity", "length",
-                      "qualifier"}
+                      "qualifier", "cross"}
     assert verifier.verdict(a, b, cos, FLOOR) == reason
 
 
@@ -86,7 +88,7 @@ def test_below_threshold_is_refused_whatever_the_text() -> None:
 
 def test_gateway_and_eval_share_one_default_threshold() -> None:
     assert SemanticCacheConfig().threshold is None  # resolved to the verifier's floor
-    assert default_threshold() == PairNet.load().threshold
+    assert default_threshold() == Blend.load().threshold
     assert 0.7 <= default_threshold() <= 0.99 and 0.0 < PairNet.load().accept < 1.0
 
 

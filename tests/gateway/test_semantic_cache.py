@@ -114,7 +114,8 @@ def test_anthropic_paraphrase_hit(sem: Stack) -> None:
 
 def test_streamed_hit_replays_the_stream(sem: Stack, oai: openai.OpenAI) -> None:
     texts, caches, costs = [], [], []
-    for question in ("How do I export my data to CSV?", "How can I export my data as CSV?"):
+    for question in ("How do I download my invoices as a PDF?",
+                     "How can I download my invoices as a PDF?"):
         with oai.chat.completions.with_streaming_response.create(
                 model="gpt-4o", temperature=0, stream=True,
                 messages=[{"role": "user", "content": question}]) as raw:
@@ -127,7 +128,7 @@ def test_streamed_hit_replays_the_stream(sem: Stack, oai: openai.OpenAI) -> None
     assert texts[0] == texts[1] and texts[0]
     assert sem.call(costs[1])["response_cache"] == "semantic"
     # a streamed answer never answers a JSON request (and the reverse)
-    assert _cache(oai, "How could I export my data to CSV?", model="gpt-4o") == "miss"
+    assert _cache(oai, "How could I download my invoices as a PDF?", model="gpt-4o") == "miss"
 
 
 def test_invalidate_by_tag(sem: Stack, oai: openai.OpenAI) -> None:

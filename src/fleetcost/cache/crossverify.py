@@ -16,6 +16,11 @@ served when score >= accept and cosine >= the floor. The cross-encoder pass
 is the expensive part (~3 ms); it is skipped when the cheap views already
 decide: when even a certain cross-encoder could not lift the score to
 `accept`. Numbers, negation and opposite qualifiers still refuse outright.
+
+One question typed twice (the same words once case and punctuation are
+folded, as `eval cache` reads "the same text") is served without asking any
+model: no detail can differ, and a learned score is the wrong place to risk
+refusing it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fleetcost.cache.evaluate import normalise
 from fleetcost.cache.netverify import NetVerifier
 
 if TYPE_CHECKING:
@@ -111,6 +117,9 @@ class CrossVerifier:
             if cosine < threshold:
                 out.append("below_threshold")
                 continue
+            if same_text(query, candidate):
+                out.append(None)
+                continue
             rule, p_net, why = self.net.screen(query, candidate, cosine)
             cheap = self.blend.cheap(p_net, cosine)
             if rule is not None:
@@ -126,6 +135,10 @@ class CrossVerifier:
                 score = cheap + self.blend.w_cross * logit(p)
                 out[i] = None if score >= self.blend.accept else _reason(why)
         return out
+
+
+def same_text(a: str, b: str) -> bool:
+    return normalise(a) == normalise(b)
 
 
 def _reason(why: str) -> str:

@@ -1,7 +1,7 @@
 """`fleetcost eval cache`: measure the semantic cache on labelled question pairs.
 
     fleetcost eval cache PAIRS [--json] [--threshold T] [--limit N] [--cache-pairs N]
-                               [--verifier default|cross|linear|guard|cosine] [--no-guard]
+                               [--verifier default|cross|net|linear|guard|cosine] [--no-guard]
 
 PAIRS is JSONL (optionally .gz) of `{text_a, text_b, label}`. Embeddings are
 cached under ~/.cache/fleetcost/ so re-runs skip the model.
@@ -37,12 +37,11 @@ def register(sub: Any, name: str, help_text: str) -> None:
     cache.add_argument("--cache-pairs", type=int, default=None, metavar="N",
                        help="pairs per cache, in file order (default 5000, where the "
                             "issue's raw-cosine baseline reproduces; 0: one cache of all)")
-    cache.add_argument("--verifier", choices=("default", "cross", "linear", "guard", "cosine"),
-                       default="default",
-                       help="match policy: the gateway's default (pair network), the "
-                            "blend of cosine, pair network and cross-encoder, the "
-                            "10-feature logistic model, the rule-based detail guard, or the "
-                            "raw cosine")
+    cache.add_argument("--verifier", default="default",
+                       choices=("default", "cross", "net", "linear", "guard", "cosine"),
+                       help="match policy: the gateway's default (the cross-encoder "
+                            "blend), that blend, the pair network alone, the 10-feature "
+                            "logistic model, the rule-based detail guard, or the raw cosine")
     cache.add_argument("--no-guard", action="store_true", help="same as --verifier cosine")
     cache.add_argument("--candidates", type=int, default=None,
                        help="nearest entries the cache may try, best first "
@@ -85,7 +84,7 @@ def run_cache(args: argparse.Namespace) -> int:
     verifier = _verifier(kind)
     # the threshold the gateway is configured with by default, so the figures describe it
     threshold = args.threshold
-    if threshold is None and kind == "cross":
+    if threshold is None and kind in ("cross", "net"):
         threshold = getattr(verifier, "threshold", None)
     if threshold is None:
         threshold = SemanticCacheConfig().threshold
@@ -115,6 +114,12 @@ def _verifier(kind: str) -> HitVerifier:
         cross = CrossVerifier()
         cross.warm()
         return cross
+    if kind == "net":
+        from fleetcost.cache.netverify import NetVerifier
+
+        net = NetVerifier()
+        net.warm()
+        return net
     if kind == "linear":
         from fleetcost.cache.learned import LearnedVerifier
 
