@@ -1,4 +1,4 @@
-"""A hit verifier: hard rules, then one score blending three views of the pair (opt-in).
+"""The default hit verifier: hard rules, then one score blending three views of the pair.
 
 Why a blend: each view misses what another sees. The cosine of the two
 embeddings is the strongest single signal at the top of the range (raw cosine
@@ -6,9 +6,10 @@ at 0.95 already keeps false hits near 3% on Quora); the pair network
 (cache/netverify.py) reads the lexical detail that differs (names, content
 words, length); the cross-encoder (cache/cross.py) reads the two texts
 together, so swapped roles and a dropped qualifier count. On the held-out
-Quora half, recall at 3% false hits (caches of 5,000 pairs): pair network
-alone 0.20, cross-encoder alone 0.24, the blend 0.26 (figures in
-verifier_cross.json, chosen on half 0 fold 1 by fleetcost.cache.select_cross).
+Quora half (caches of 5,000 pairs) the shipped point serves 2.8% of the
+negatives at recall 0.256, where the pair network alone keeps about 0.20 and
+raw cosine 0.205 at that rate (weights in verifier_cross.json, chosen on half
+0 fold 1 by fleetcost.cache.select_cross; figures in docs/NOTES.md).
 
     score = w_net * logit(p_net) + w_cross * logit(p_cross) + w_cos * 20 * (cosine - 0.9)
 
