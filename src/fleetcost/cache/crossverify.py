@@ -33,7 +33,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fleetcost.cache.evaluate import normalise
+from fleetcost.cache.evaluate import same_text
 from fleetcost.cache.netverify import NetVerifier
 
 if TYPE_CHECKING:
@@ -136,10 +136,6 @@ class CrossVerifier:
                 score = cheap + self.blend.w_cross * logit(p)
                 out[i] = None if score >= self.blend.accept else _reason(why)
         return out
-
-
-def same_text(a: str, b: str) -> bool:
-    return normalise(a) == normalise(b)
 
 
 def _reason(why: str) -> str:

@@ -186,7 +186,8 @@ def normalise(text: str) -> str:
     return _NON_WORD.sub(" ", text.lower()).strip()
 
 
-def _same_text(a: str, b: str) -> bool:
+def same_text(a: str, b: str) -> bool:
+    """One question typed twice: what this protocol and the default verifier both read so."""
     return normalise(a) == normalise(b)
 
 
@@ -198,7 +199,7 @@ def measure(pairs: list[Pair], served: list[Served], entries: list[str], t: floa
             continue
         hits += 1
         entry = entries[s.entry]
-        is_same = entry != pair.text_a and _same_text(entry, pair.text_b)
+        is_same = entry != pair.text_a and same_text(entry, pair.text_b)
         negative_hits += 1 - pair.label
         negative_same += (1 - pair.label) * is_same
         if entry == pair.text_a:

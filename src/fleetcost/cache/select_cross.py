@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleetcost.cache.crossverify import Blend, bundled_meta, same_text
+from fleetcost.cache.crossverify import Blend, bundled_meta
 from fleetcost.cache.evaluate import (
     DEFAULT_CACHE_PAIRS,
     Pair,
@@ -31,6 +31,7 @@ from fleetcost.cache.evaluate import (
     Shortlist,
     load_pairs,
     measure,
+    same_text,
     shortlist,
 )
 from fleetcost.cache.train_net import fold
@@ -64,7 +65,7 @@ class Candidate:
     p_net: float  # 0 when a hard rule refuses
     p_cross: float
     refused: bool
-    same: bool  # the same text: served whatever the scores (crossverify.same_text)
+    same: bool  # the same text: served whatever the scores (evaluate.same_text)
 
 
 def candidates(pairs: list[Pair], verifier: Any, cache_pairs: int | None = DEFAULT_CACHE_PAIRS,
@@ -107,16 +108,15 @@ def point(pairs: list[Pair], sl: Shortlist, rows: list[list[Candidate]], keep: l
 
 def select(pairs: list[Pair], written: list[Pair], verifier: Any,
            ) -> tuple[Blend, dict[str, Any]]:
-    chosen = pairs
-    keep = [i for i, p in enumerate(chosen) if p.half == 0 and fold(p) == 1]
-    sl, rows = candidates(chosen, verifier, keep=keep)
+    keep = [i for i, p in enumerate(pairs) if p.half == 0 and fold(p) == 1]
+    sl, rows = candidates(pairs, verifier, keep=keep)
     wsl, wrows = candidates(written, verifier, None) if written else (Shortlist([], []), [])
     wkeep = list(range(len(written)))
     best: tuple[tuple[int, float], Blend, dict[str, Any]] | None = None
     for (w_net, w_cross, w_cos), floor in itertools.product(WEIGHTS, FLOORS):
         for accept in ACCEPTS:
             blend = Blend(w_net, w_cross, w_cos, accept, floor, {})
-            m = point(chosen, sl, rows, keep, blend)
+            m = point(pairs, sl, rows, keep, blend)
             if m["false_hit_rate"] > TARGET_FHR - MARGIN:
                 continue
             r = (point(written, wsl, wrows, wkeep, blend) if written
