@@ -8,7 +8,7 @@ lexical question, "is every detail of each side present in the other?", and
 applies a moderate cosine threshold only to candidates that pass.
 
 Rules, each symmetric:
-- numbers (digits and number words) must be the same set;
+- numbers must be the same set of values (cache/numbers.py: "five" is 5);
 - negation must agree (both negated or neither);
 - capitalised words / acronyms (names, places, products) of one side must
   appear in the other (any case, by stem or a close spelling);
@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from fleetcost.cache.numbers import is_number, values
+
 if TYPE_CHECKING:
     from fleetcost.cache.embed import FloatArray
 
@@ -37,17 +39,24 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,:/]\d+)*")
-_NUMBER_WORDS = _words(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-    "fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty "
-    "sixty seventy eighty ninety hundred thousand million billion trillion first "
-    "second third fourth fifth sixth seventh eighth ninth tenth half double triple"
-)
+_WORD = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,:/]\d+)*(?:st|nd|rd|th)?")
 _NEGATIONS = _words(
     "not no never nor none nothing nobody nowhere without cannot cant dont doesnt didnt "
     "isnt arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt"
 )
+# Negation said without "not": "spiders are arachnids, not insects" is restated
+# as "arachnids rather than insects", "cannot taste" as "unable to taste".
+_CONTRAST_PAIRS = {"rather": "than", "instead": "of", "other": "than"}
+_CONTRAST = _words("unable except excluding lack lacks lacking")
+
+
+def _contrast(low: str, tokens: list[str], pos: int) -> bool:
+    if low in _CONTRAST:
+        return True
+    follow = _CONTRAST_PAIRS.get(low)
+    return follow is not None and pos + 1 < len(tokens) and tokens[pos + 1].lower() == follow
+
+
 # Function words and question framing ("how do I", "what is the best way to")
 # that paraphrases add or drop freely without changing what is asked.
 _STOP = _words(
@@ -114,7 +123,7 @@ def stem(word: str) -> str:
 def extract(text: str) -> Detail:
     """Split a question into the details the guard compares."""
     tokens = _WORD.findall(text)
-    numbers: set[str] = set()
+    numbers = values(tokens)
     names: set[str] = set()
     surface: dict[str, str] = {}
     stems: set[str] = set()
@@ -122,14 +131,10 @@ def extract(text: str) -> Detail:
     for pos, tok in enumerate(tokens):
         low = tok.lower()
         flat = low.replace("'", "")
-        if low.endswith("n't") or flat in _NEGATIONS:
+        if low.endswith("n't") or flat in _NEGATIONS or _contrast(low, tokens, pos):
             negated = True
             continue
-        if tok[0].isdigit():
-            numbers.add(tok.replace(",", ""))
-            continue
-        if low in _NUMBER_WORDS and low not in ("one", "second"):
-            numbers.add(low)
+        if is_number(tokens, pos):
             continue
         s = stem(low)
         stems.add(s)
