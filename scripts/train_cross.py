@@ -18,8 +18,9 @@ duplicates are labelled 0), so a model fitted on Quora alone stays unsure of
 plain restatements and refuses half of them at an operating point that keeps
 Quora's false hits near 3%. Half 0 fold 1 and the written rows' selection
 split stay for choosing the operating point (fleetcost.cache.select_cross);
-Quora half 1 and tests/cache/data/restatements_heldout.jsonl for reporting.
-About 4 minutes per epoch on two cores.
+Quora half 1 and the probes in tests/cache/data for reporting (the written
+rows are kept clear of them by scripts/holdout_guard.py). About 12 minutes
+per epoch on two shared cores with the ten written files.
 
 The layers from --layers-from up are trained; lower layers are frozen and
 their outputs computed once. Measured on the held-out half, recall at 3%

@@ -16,8 +16,7 @@ REAL = next((p / _DATA for p in Path(__file__).resolve().parents if (p / _DATA).
 
 PAIRS = [
     ("How do I learn Python?", "How can I learn Python?", 1),
-    ("How can I improve my English pronunciation?",
-     "How do I improve my pronunciation of English?", 1),
+    ("What is the capital of France?", "What's the capital city of France?", 1),
     ("What is the population of Baker County?", "What is the population of Wheeler County?", 0),
     ("Is a 2 bedroom flat enough for a family?", "Is a 3 bedroom flat enough for a family?", 0),
     ("How do I bake sourdough bread?", "What is the tallest mountain in Africa?", 0),

@@ -163,7 +163,8 @@ def test_capacity_evicts_the_least_earning(tmp_path: Path) -> None:
     cache.close()
     reloaded = _cache(tmp_path / "s.db", capacity=2)
     assert len(reloaded) == 2, "the evicted entry left the store too"
-    assert _get(reloaded, "How could I reset my password?") == b"How do I reset my password?"
+    served = _get(reloaded, "Can you tell me how to reset my password?")
+    assert served == b"How do I reset my password?"
     assert reloaded.hits("How do I reset my password?") == 2, "hit counts persist"
 
 

@@ -6,8 +6,8 @@ at 0.95 already keeps false hits near 3% on Quora); the pair network
 (cache/netverify.py) reads the lexical detail that differs (names, content
 words, length); the cross-encoder (cache/cross.py) reads the two texts
 together, so swapped roles and a dropped qualifier count. On the held-out
-Quora half (caches of 5,000 pairs) the shipped point serves 2.8% of the
-negatives at recall 0.256, where the pair network alone keeps about 0.20 and
+Quora half (caches of 5,000 pairs) the shipped point serves 2.9% of the
+negatives at recall 0.259, where the pair network alone keeps about 0.20 and
 raw cosine 0.205 at that rate (weights in verifier_cross.json, chosen on half
 0 fold 1 by fleetcost.cache.select_cross; figures in docs/NOTES.md).
 

@@ -5,13 +5,15 @@ cross-encoder and the pair network were fitted on fold 0), in caches of
 DEFAULT_CACHE_PAIRS pairs as `fleetcost eval cache` builds them, so half 1
 stays held out for the figures the report quotes.
 
-Objective: the most Quora recall with at most TARGET_FHR - MARGIN false hits
-there, among the blends that keep precision >= PARA_PRECISION and recall >=
-PARA_RECALL on the selection split of the hand-written restatements
-(scripts/data, one cache of their text_a); if none does, the most
-restatement recall at that precision and Quora bound. Why both: one default
-must serve Quora-like traffic (hard, noisy negatives) and plain restatements
-(the other target), and each set alone drags the point its own way.
+Objective: the most restatement recall on the selection split of the
+hand-written restatements (scripts/data, one cache of their text_a) at
+precision >= PARA_PRECISION there, among the blends that keep Quora's false
+hits at most TARGET_FHR - MARGIN and its recall at least QUORA_RECALL; if
+none keeps that recall, the most Quora recall within the false-hit bound.
+Why this way round: Quora needs only its bound and a recall floor (the
+target is recall >= 0.25 at 3% false hits), while every restatement a
+blend refuses is a paraphrase hit lost; maximising Quora recall instead
+spent all the slack on Quora and left restatement recall at its floor.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ MARGIN = 0.003
 # precision at 0.718 recall where the issue's paraphrase sets give 0.94 at 0.72, so
 # 0.93 here asks more than 0.95 there.
 PARA_PRECISION = 0.93
-PARA_RECALL = 0.62
+QUORA_RECALL = 0.26  # the target's 0.25 and a margin for the held-out half
 RESTATEMENTS = Path(__file__).resolve().parents[3] / "scripts" / "data"
 WEIGHTS = tuple(itertools.product((0.0, 0.5, 1.0), (0.5, 1.0, 1.5, 2.0),
                                   (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0)))
@@ -123,8 +125,8 @@ def select(pairs: list[Pair], written: list[Pair], verifier: Any,
                  else {"precision": 1.0, "recall": 1.0, "queries": 0})
             if r["precision"] < PARA_PRECISION:
                 continue
-            met = r["recall"] >= PARA_RECALL
-            key = (int(met), m["recall"] if met else r["recall"])
+            met = m["recall"] >= QUORA_RECALL
+            key = (int(met), r["recall"] if met else m["recall"])
             if best is None or key > best[0]:
                 best = (key, blend, {"quora": m, "restatements": r})
             break  # accepts ascend: the first one within both bounds keeps the most recall
@@ -150,8 +152,8 @@ def main() -> None:
         "accept": blend.accept, "threshold": blend.threshold,
         "score": "w_net*logit(p_net) + w_cross*logit(p_cross) + w_cos*20*(cosine-0.9)",
         "selected_on": f"half 0 fold 1 queries of all pairs, caches of {DEFAULT_CACHE_PAIRS}",
-        "objective": f"most Quora recall at false-hit rate <= {TARGET_FHR - MARGIN} with "
-                     f"restatement precision >= {PARA_PRECISION}, recall >= {PARA_RECALL}",
+        "objective": f"most restatement recall at precision >= {PARA_PRECISION} with Quora "
+                     f"false-hit rate <= {TARGET_FHR - MARGIN}, recall >= {QUORA_RECALL}",
         "selection": fit,
     }
     args.out.write_text(json.dumps(meta, indent=1) + "\n")
