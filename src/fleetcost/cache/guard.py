@@ -123,7 +123,8 @@ def stem(word: str) -> str:
 def extract(text: str) -> Detail:
     """Split a question into the details the guard compares."""
     tokens = _WORD.findall(text)
-    numbers = values(tokens)
+    numeric = [is_number(tokens, i) for i in range(len(tokens))]
+    numbers = values(tokens, numeric)
     names: set[str] = set()
     surface: dict[str, str] = {}
     stems: set[str] = set()
@@ -134,7 +135,7 @@ def extract(text: str) -> Detail:
         if low.endswith("n't") or flat in _NEGATIONS or _contrast(low, tokens, pos):
             negated = True
             continue
-        if is_number(tokens, pos):
+        if numeric[pos]:
             continue
         s = stem(low)
         stems.add(s)

@@ -50,14 +50,17 @@ def is_number(tokens: list[str], pos: int) -> bool:
     return any((n in WORDS and n not in _AMBIGUOUS) or n[:1].isdigit() for n in near)
 
 
-def values(tokens: list[str]) -> set[str]:
-    """The canonical numbers of a token list (as guard._WORD splits a text)."""
+def values(tokens: list[str], numeric: list[bool] | None = None) -> set[str]:
+    """The canonical numbers of a token list (as guard._WORD splits a text);
+    `numeric` is is_number per token, when the caller has it already."""
+    if numeric is None:
+        numeric = [is_number(tokens, i) for i in range(len(tokens))]
     out: set[str] = set()
     run: list[str] = []
     for pos, tok in enumerate([*tokens, ""]):
         low = tok.lower()
         joins = low == "and" and run and run[-1].lower() in _SCALES
-        if tok and (joins or is_number(tokens, pos)):
+        if tok and (joins or numeric[pos]):
             run.append(tok)
             continue
         out |= _read(run)
